@@ -1,0 +1,59 @@
+# The commands of README's quick start:
+#   make book   build the executed book into _build/html
+#   make test   unit tests, every chapter under nbval, then the strict build
+# Both create the virtual environment .venv and install what they need on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+NBDIR  := _build/nbtest
+# Chapters are the MyST notebooks under book/ (the files that carry a jupytext header).
+CHAPTERS = $(shell grep -rl --include='*.md' '^  format_name: myst' book | sort)
+
+.PHONY: install book test lint unit chapters build html-check bench lab clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[book,test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+book: install
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: install lint unit chapters build html-check
+
+lint:
+	$(BIN)/ruff check cebook tests benchmarks
+	$(BIN)/ruff format --check cebook tests benchmarks
+
+unit:
+	$(BIN)/pytest tests --ignore=tests/book -n 2
+
+chapters:
+	rm -rf $(NBDIR)
+	@test -n "$(CHAPTERS)" || (echo "no chapters found under book/" && exit 1)
+	for f in $(CHAPTERS); do \
+	  $(BIN)/jupytext --quiet --to ipynb --output $(NBDIR)/$${f%.md}.ipynb $$f || exit 1; \
+	done
+	$(BIN)/pytest $(NBDIR) --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
+	  -n 2 --dist loadfile -p no:cacheprovider --rootdir=.
+
+build:
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+html-check:
+	$(BIN)/pytest tests/book -p no:cacheprovider
+
+bench: install
+	$(BIN)/python benchmarks/losses.py
+
+lab: install
+	$(BIN)/jupyter lab book
+
+clean:
+	rm -rf _build
