@@ -1,0 +1,50 @@
+"""Checks of the book's sources: the table of contents, the chapters' form, and git hygiene."""
+
+import re
+import subprocess
+
+import pytest
+
+from tests._book import ROOT, chapters, is_notebook, toc_files
+
+
+def test_every_toc_entry_exists():
+    for entry in toc_files():
+        assert (ROOT / f"{entry}.md").exists(), entry
+
+
+def test_every_notebook_under_book_is_in_the_toc():
+    notebooks = {
+        str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "book").rglob("*.md") if is_notebook(p)
+    }
+    assert notebooks == set(chapters())
+    assert len(chapters()) >= 1
+
+
+def test_no_notebook_is_committed():
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert tracked == ""
+
+
+@pytest.mark.parametrize("chapter", chapters())
+def test_chapter_has_the_parts_of_a_chapter(chapter):
+    text = (ROOT / f"{chapter}.md").read_text()
+    assert "name: python3" in text, "kernel must be python3"
+    hidden = re.findall(r"```\{code-cell\} ipython3\n:tags: \[remove-cell\]\n(.*?)```", text, re.S)
+    assert any("assert" in cell for cell in hidden), "no hidden assert cell"
+    assert "plt.show()" in text or "savefig" in text, "no figure"
+    assert ":::{dropdown}" in text, "no exercise solution in a dropdown"
+    assert "{cite}" in text, "no citation"
+    assert "cebook.device()" in text, "does not run on cebook.device()"
+    assert re.search(r"^## Exercises", text, re.M), "no exercises section"
+
+
+def test_cited_keys_exist():
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    for path in (ROOT / "book").rglob("*.md"):
+        for group in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", path.read_text()):
+            for key in group.split(","):
+                assert key.strip() in keys, f"{path.name}: unknown citation {key}"
