@@ -80,7 +80,9 @@ def seed(n: int) -> None:
     torch.manual_seed(n)
 
 
-def _batches(n: int, batch_size: int | None, shuffle: bool, dev: torch.device) -> list[torch.Tensor]:
+def _batches(
+    n: int, batch_size: int | None, shuffle: bool, dev: torch.device
+) -> list[torch.Tensor]:
     if batch_size is None or batch_size >= n:
         return [torch.arange(n, device=dev)]
     order = torch.randperm(n, device=dev) if shuffle else torch.arange(n, device=dev)
@@ -151,7 +153,9 @@ def fit(
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"fit: batch_size must be a positive int or None, got {batch_size!r}")
     if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
-        raise ValueError(f"fit: x and y must be tensors, got {type(x).__name__} and {type(y).__name__}")
+        raise ValueError(
+            f"fit: x and y must be tensors, got {type(x).__name__} and {type(y).__name__}"
+        )
     if x.shape[0] != y.shape[0]:
         raise ValueError(
             f"fit: x and y must have the same number of examples, got x.shape={tuple(x.shape)} "

@@ -15,7 +15,9 @@ def test_every_toc_entry_exists():
 
 def test_every_notebook_under_book_is_in_the_toc():
     notebooks = {
-        str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "book").rglob("*.md") if is_notebook(p)
+        str(p.relative_to(ROOT).with_suffix(""))
+        for p in (ROOT / "book").rglob("*.md")
+        if is_notebook(p)
     }
     assert notebooks == set(chapters())
     assert len(chapters()) >= 1

@@ -10,7 +10,9 @@ import pytest
 import cebook
 
 MODULES = sorted(
-    name for _, name, _ in pkgutil.iter_modules(cebook.__path__, "cebook.") if not name.startswith("cebook._")
+    name
+    for _, name, _ in pkgutil.iter_modules(cebook.__path__, "cebook.")
+    if not name.startswith("cebook._")
 )
 
 
@@ -23,8 +25,15 @@ def _public_callables(module):
 
 
 def test_every_module_is_listed():
-    assert {"cebook.losses", "cebook.bins", "cebook.heads", "cebook.metrics", "cebook.data", "cebook.plot",
-            "cebook.train"} <= set(MODULES)
+    assert {
+        "cebook.losses",
+        "cebook.bins",
+        "cebook.heads",
+        "cebook.metrics",
+        "cebook.data",
+        "cebook.plot",
+        "cebook.train",
+    } <= set(MODULES)
 
 
 @pytest.mark.parametrize("module_name", MODULES)
@@ -44,9 +53,7 @@ def test_docstring_examples_run(module_name):
 def test_every_public_function_has_an_example(module_name):
     module = importlib.import_module(module_name)
     missing = [
-        name
-        for name, obj in _public_callables(module)
-        if ">>>" not in (inspect.getdoc(obj) or "")
+        name for name, obj in _public_callables(module) if ">>>" not in (inspect.getdoc(obj) or "")
     ]
     assert not missing, f"{module_name}: public callables without an example: {missing}"
 

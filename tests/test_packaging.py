@@ -1,10 +1,11 @@
-"""Packaging: the dependency lists agree, py.typed ships, and importing cebook has no side effects."""
+"""Packaging: dependency lists agree, py.typed ships, importing cebook has no side effects."""
 
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,13 @@ import cebook
 
 def test_device_defaults_to_an_available_device(monkeypatch):
     monkeypatch.delenv("CEBOOK_DEVICE", raising=False)
-    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    expected = (
+        "cuda"
+        if torch.cuda.is_available()
+        else "mps"
+        if torch.backends.mps.is_available()
+        else "cpu"
+    )
     assert cebook.device().type == expected
 
 
@@ -81,7 +87,14 @@ def test_fit_minibatches_visit_every_example_once_per_epoch():
         model.weight.fill_(1.0)
         model.bias.zero_()
     history = cebook.fit(
-        model, torch.nn.functional.mse_loss, x, y, epochs=3, lr=0.0, batch_size=3, device="cpu",
+        model,
+        torch.nn.functional.mse_loss,
+        x,
+        y,
+        epochs=3,
+        lr=0.0,
+        batch_size=3,
+        device="cpu",
         progress=False,
     )
     assert history == pytest.approx([x.pow(2).mean().item()] * 3)
@@ -122,7 +135,9 @@ def test_fit_passes_tuples_to_the_loss():
 def test_fit_rejects_bad_arguments(kwargs, message):
     model = torch.nn.Linear(1, 1)
     with pytest.raises(ValueError, match=message):
-        cebook.fit(model, torch.nn.functional.mse_loss, torch.zeros(4, 1), torch.zeros(4, 1), **kwargs)
+        cebook.fit(
+            model, torch.nn.functional.mse_loss, torch.zeros(4, 1), torch.zeros(4, 1), **kwargs
+        )
 
 
 def test_fit_rejects_mismatched_examples():
@@ -134,8 +149,13 @@ def test_fit_rejects_mismatched_examples():
 def test_fit_progress_bar_goes_to_stderr(capsys):
     model = torch.nn.Linear(1, 1)
     cebook.fit(
-        model, torch.nn.functional.mse_loss, torch.zeros(4, 1), torch.zeros(4, 1), epochs=2,
-        device="cpu", progress=True,
+        model,
+        torch.nn.functional.mse_loss,
+        torch.zeros(4, 1),
+        torch.zeros(4, 1),
+        epochs=2,
+        device="cpu",
+        progress=True,
     )
     captured = capsys.readouterr()
     assert captured.out == ""
