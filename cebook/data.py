@@ -298,66 +298,98 @@ def seitzer_sine(
 
 
 class BishopInverseLaw(D.Distribution):
-    r"""The true law of :math:`x` given :math:`t` in Bishop's inverse problem (a numerical one).
+    r"""The true law of :math:`x` given :math:`t` in Bishop's inverse problem.
 
-    With :math:`x \sim \mathcal U(0,1)` and :math:`t = g(x) + u`, :math:`g(x) = x + 0.3\sin 2\pi x`,
+    With :math:`x \sim \mathcal U(0,1)` and :math:`t = g(x) + u`, :math:`g(x) = x + a\sin 2\pi x`,
     :math:`u \sim \mathcal U(-\delta, \delta)`, Bayes' rule gives a law of :math:`x` given
-    :math:`t` that is **uniform on the set** :math:`S(t) = \{x \in [0,1] : |t - g(x)| < \delta\}`,
-    a union of up to three intervals (the branches). ``log_prob`` is exact up to the length
-    :math:`|S(t)|`, which, like ``cdf``, ``icdf``, ``mean`` and ``variance``, is computed on a grid
-    of ``grid`` cells (error about ``1 / grid``). ``sample`` inverts the cdf with PyTorch's global
+    :math:`t` that is **uniform on the set** :math:`S(t) = \{x \in [0,1] : |t - g(x)| < \delta\}`.
+    For :math:`a > 1/2\pi`, :math:`g` rises, falls and rises again, so :math:`S(t)` is a union of
+    up to three intervals, one per monotone piece: the branches (adjacent ones touch and merge).
+    Their ends solve :math:`g(x) = t \pm \delta`, found by bisection (to float precision);
+    everything else is in closed form: the density :math:`1/|S(t)|` on :math:`S(t)`, the cdf, its
+    inverse, the mean and the variance. ``sample`` inverts the cdf with PyTorch's global
     generator, as :mod:`torch.distributions` do. Used in ``book/classification/mixtures.md``.
 
     Parameters
     ----------
     t : Tensor
-        Inputs, shape ``(m,)`` or ``(m, 1)``; values with an empty :math:`S(t)` (outside about
-        [-0.1, 1.1]) have an undefined law.
+        Inputs, shape ``(m,)`` or ``(m, 1)``; values with an empty :math:`S(t)` (beyond about
+        [-0.1, 1.1]) have no law (density 0 everywhere, mean 0).
     amplitude, half_width : float
-        The 0.3 and :math:`\delta = 0.1` of the problem.
-    grid : int
-        Number of grid cells on [0, 1].
+        The :math:`a = 0.3` and :math:`\delta = 0.1` of the problem.
 
     Examples
     --------
     >>> import torch
     >>> from cebook.data import BishopInverseLaw
     >>> law = BishopInverseLaw(torch.tensor([0.5]))
-    >>> round(float(law.mean), 3)  # symmetric about 1/2
+    >>> round(float(law.mean[0]), 4)  # symmetric about 1/2
     0.5
-    >>> bool(law.log_prob(torch.tensor([0.5])) > -10), law.log_prob(torch.tensor([0.1]))
-    (True, tensor([-inf]))
+    >>> law.intervals().shape  # three branches: (start, end) of each
+    torch.Size([1, 3, 2])
+    >>> law.log_prob(torch.tensor([0.1]))
+    tensor([-inf])
     """
 
     arg_constraints: dict[str, constraints.Constraint] = {}
     support = constraints.unit_interval
 
-    def __init__(
-        self,
-        t: torch.Tensor,
-        *,
-        amplitude: float = 0.3,
-        half_width: float = 0.1,
-        grid: int = 4000,
-    ) -> None:
+    def __init__(self, t: torch.Tensor, *, amplitude: float = 0.3, half_width: float = 0.1):
         t = _column(t)
         self.t = t
         self.amplitude = float(amplitude)
         self.half_width = float(half_width)
-        self.grid = int(grid)
-        h = 1.0 / self.grid
-        mid = (torch.arange(self.grid, device=t.device, dtype=t.dtype) + 0.5) * h
-        inside = self._inside(mid, t.unsqueeze(-1)).to(t.dtype)  # (m, G)
-        cum = torch.cat([torch.zeros_like(inside[..., :1]), inside.cumsum(-1) * h], dim=-1)
-        self._length = cum[..., -1].clamp_min(torch.finfo(t.dtype).tiny)  # |S(t)|
-        self._cdf_grid = cum / self._length.unsqueeze(-1)  # (m, G + 1), increasing 0 → 1
-        self._mean = (inside * mid).sum(-1) * h / self._length
-        self._second = (inside * mid**2).sum(-1) * h / self._length
+        # monotone pieces of g on [0, 1]: g' = 1 + 2πa cos(2πx) vanishes where cos(2πx) = -1/(2πa)
+        c = -1.0 / (2 * math.pi * self.amplitude) if self.amplitude > 0 else -2.0
+        if c >= -1.0:
+            x1 = math.acos(c) / (2 * math.pi)
+            pieces = [(0.0, x1, 1.0), (x1, 1.0 - x1, -1.0), (1.0 - x1, 1.0, 1.0)]
+        else:
+            pieces = [(0.0, 1.0, 1.0)]
+        # one batched bisection for both ends of every piece: on an increasing piece S is
+        # [g⁻¹(t - δ), g⁻¹(t + δ)], on a decreasing one the two are swapped
+        k = len(pieces)
+        like = dict(dtype=t.dtype, device=t.device)
+        low = torch.tensor([p[0] for p in pieces], **like).repeat(2)
+        high = torch.tensor([p[1] for p in pieces], **like).repeat(2)
+        sign = torch.tensor([p[2] for p in pieces], **like).repeat(2)
+        side = torch.tensor([-1.0] * k + [1.0] * k, **like)
+        shape = (2 * k,) + (1,) * t.dim()
+        level = t.unsqueeze(0) + (side * sign * self.half_width).reshape(shape)
+        ends = self._solve(level, low.reshape(shape), high.reshape(shape), sign.reshape(shape))
+        first, last = ends[:k], ends[k:]
+        self._a = first.movedim(0, -1)  # (*batch, k), increasing in k
+        self._b = torch.maximum(last, first).movedim(0, -1)
+        lengths = self._b - self._a
+        self._length = lengths.sum(-1).clamp_min(torch.finfo(t.dtype).tiny)  # |S(t)|
+        weights = lengths / self._length.unsqueeze(-1)
+        middles = (self._a + self._b) / 2
+        self._mean = (weights * middles).sum(-1)
+        # law of total variance over the branches: stable even for a very short S(t)
+        spread = (middles - self._mean.unsqueeze(-1)) ** 2 + lengths**2 / 12
+        self._variance = (weights * spread).sum(-1)
         super().__init__(batch_shape=t.shape, validate_args=False)
 
-    def _inside(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        g = x + self.amplitude * torch.sin(2 * math.pi * x)
-        return ((t - g).abs() < self.half_width) & (x >= 0) & (x <= 1)
+    def _g(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.amplitude * torch.sin(2 * math.pi * x)
+
+    def _solve(
+        self, level: torch.Tensor, low: torch.Tensor, high: torch.Tensor, sign: torch.Tensor
+    ) -> torch.Tensor:
+        """Solve g(x) = level where sign * g increases on [low, high] (clamped to its ends)."""
+        lo = (low + 0 * level).clone()
+        hi = (high + 0 * level).clone()
+        for _ in range(round(-math.log2(torch.finfo(level.dtype).eps)) + 3):  # float precision
+            mid = (lo + hi) / 2
+            below = sign * self._g(mid) < sign * level
+            lo = torch.where(below, mid, lo)
+            hi = torch.where(below, hi, mid)
+        return (lo + hi) / 2
+
+    def intervals(self) -> torch.Tensor:
+        """Return the branches of :math:`S(t)`: shape ``(*batch_shape, k, 2)``, (start, end) pairs
+        in increasing order (an empty branch has start = end)."""
+        return torch.stack([self._a, self._b], dim=-1)
 
     @property
     def mean(self) -> torch.Tensor:
@@ -365,35 +397,30 @@ class BishopInverseLaw(D.Distribution):
 
     @property
     def variance(self) -> torch.Tensor:
-        return (self._second - self._mean**2).clamp_min(0)
+        return self._variance
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         value = torch.as_tensor(value, dtype=self.t.dtype, device=self.t.device)
-        inside = self._inside(value, self.t)
+        inside = ((self.t - self._g(value)).abs() < self.half_width) & (value >= 0) & (value <= 1)
         log_density = -torch.log(self._length).expand(inside.shape)
         return torch.where(inside, log_density, torch.full_like(log_density, -math.inf))
 
     def cdf(self, value: torch.Tensor) -> torch.Tensor:
         value = torch.as_tensor(value, dtype=self.t.dtype, device=self.t.device)
-        shape = torch.broadcast_shapes(value.shape, self.batch_shape)
-        position = (value.expand(shape).clamp(0, 1) * self.grid).unsqueeze(-1)
-        index = position.floor().clamp(max=self.grid - 1).long()
-        table = self._cdf_grid.expand(*shape, self.grid + 1)
-        low = table.gather(-1, index)
-        high = table.gather(-1, index + 1)
-        return (low + (position - index) * (high - low)).squeeze(-1)
+        covered = (value.unsqueeze(-1) - self._a).clamp(min=0)
+        covered = torch.minimum(covered, self._b - self._a)
+        return covered.sum(-1) / self._length
 
     def icdf(self, value: torch.Tensor) -> torch.Tensor:
         value = torch.as_tensor(value, dtype=self.t.dtype, device=self.t.device)
-        shape = torch.broadcast_shapes(value.shape, self.batch_shape)
-        m = self.batch_shape.numel()
-        q = value.expand(shape).reshape(-1, m).T.contiguous()  # (m, k)
-        table = self._cdf_grid.reshape(m, -1)
-        upper = torch.searchsorted(table, q).clamp(1, self.grid)
-        c0, c1 = table.gather(-1, upper - 1), table.gather(-1, upper)
-        frac = torch.where(c1 > c0, (q - c0) / (c1 - c0).clamp_min(1e-30), torch.zeros_like(q))
-        x = (upper - 1 + frac.clamp(0, 1)) / self.grid
-        return x.T.reshape(shape)
+        mass = value * self._length  # length of S(t) to the left of the answer
+        lengths = self._b - self._a
+        before = lengths.cumsum(-1) - lengths  # length of the branches left of each branch
+        result = self._a[..., 0] + mass
+        for k in range(1, lengths.shape[-1]):
+            in_later = mass > before[..., k]
+            result = torch.where(in_later, self._a[..., k] + (mass - before[..., k]), result)
+        return result.clamp(0, 1)
 
     def sample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> torch.Tensor:
         shape = self._extended_shape(torch.Size(sample_shape))
@@ -416,9 +443,10 @@ def bishop_inverse(
 
     this generator **swaps the roles**: the input is :math:`t` and the target :math:`x`, so
     ``ToyData.x`` holds :math:`t` and ``ToyData.y`` holds :math:`x`. For :math:`t` between about
-    0.35 and 0.65 three branches of :math:`x` fit, and least squares averages them. The true law
-    (:class:`BishopInverseLaw`) is uniform on the branches; it has no closed form, so it is
-    computed numerically. Used in ``book/classification/mixtures.md``.
+    0.31 and 0.69 the plausible :math:`x` lie on up to three branches of the inverse (which merge
+    where they touch), and least squares averages them. The true
+    law (:class:`BishopInverseLaw`) is uniform on the branches, whose ends are found numerically.
+    Used in ``book/classification/mixtures.md``.
 
     Parameters
     ----------
