@@ -1,0 +1,1498 @@
+r"""Negative log-likelihoods: one cross-entropy per model law.
+
+Pick a law for the target, take its negative log-likelihood, and you have a cross-entropy: the
+average of ``X_nll(*params, target)`` over a data set is the cross-entropy between the data's
+empirical distribution and the model law. Every function here follows one convention.
+
+* **Signature.** ``X_nll(*params, target, *, reduction="mean")``: the law's parameters in the order
+  :mod:`torch.distributions` takes them, then the target. ``reduction`` is ``"mean"`` (over every
+  element), ``"sum"`` or ``"none"`` (one value per target element, or per event for
+  :func:`mvn_nll` and per example for :func:`categorical_nll`).
+* **Full negative log-likelihood in nats.** All constants are kept, so that
+  ``X_nll(*params, target, reduction="none")`` equals
+  ``-torch.distributions.X(*params).log_prob(target)`` and values compare across laws and chapters.
+  A density can exceed 1, so a continuous law's NLL can be negative: that is not a bug.
+* **Scale, not variance.** Every ``scale`` is a standard deviation (or the Laplace/Student-t scale),
+  as in :mod:`torch.distributions`; :func:`torch.nn.functional.gaussian_nll_loss` takes a variance.
+* **Strict shapes.** Parameters may be Python numbers or tensors and may broadcast against each
+  other, but the broadcast of the parameters and the target must be the target's shape (without
+  its event or class dimension for :func:`mvn_nll`, :func:`categorical_nll` and :func:`gmm_nll`).
+  Anything else -- the classic ``(N, 1)`` prediction against an ``(N,)`` target -- raises
+  ``ValueError`` naming both shapes. Shapes are checked whatever the validation switch says: the
+  check reads no data and costs nothing on the device.
+* **Validation.** While :func:`cebook.validation_enabled` is true (the default), a target outside
+  the law's support or an invalid parameter raises ``ValueError`` naming the function, the
+  argument and an offending value, e.g. ``gamma_nll: target must be > 0, got -1.5``. This costs
+  one host-device synchronisation per call. ``cebook.set_validation(False)`` or
+  ``with cebook.validation(False):`` skips it: the losses then run no data-dependent Python
+  branch and never synchronise, so a training step compiles whole with
+  ``torch.compile(..., fullgraph=True)``.
+* **Device and dtype.** The result has the floating dtype of the tensors passed (promoted, or the
+  default dtype if none is floating) and lives on their device.
+* **Speed.** Where a law reduces to a fused PyTorch kernel, the function calls it: a Gaussian with
+  a Python-number scale is :func:`~torch.nn.functional.mse_loss`, a Laplace with a Python-number
+  scale is :func:`~torch.nn.functional.l1_loss`, the Bernoulli law is
+  :func:`~torch.nn.functional.binary_cross_entropy_with_logits` and the categorical law is
+  :func:`~torch.nn.functional.cross_entropy`, with the constants added after the reduction.
+
+The chapters of the book derive each loss; every docstring names its chapter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from cebook._validation import validation_enabled
+
+__all__ = [
+    "gaussian_nll",
+    "mvn_nll",
+    "laplace_nll",
+    "student_t_nll",
+    "exponential_nll",
+    "gamma_nll",
+    "lognormal_nll",
+    "poisson_nll",
+    "negative_binomial_nll",
+    "bernoulli_nll",
+    "continuous_bernoulli_nll",
+    "beta_nll",
+    "categorical_nll",
+    "gmm_nll",
+    "pinball_loss",
+]
+
+Reduction = Literal["mean", "sum", "none"]
+TensorLike = Tensor | float
+
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+_LOG_2 = math.log(2.0)
+_HALF_LOG_PI = 0.5 * math.log(math.pi)
+
+# Continuous Bernoulli: log C(eta) = log(eta / tanh(eta / 2)) = log 2 + sum_k c_k eta^(2k) for
+# |eta| < _CB_SERIES_BELOW. The truncation error at the boundary is below 2e-19, and the exact
+# branch's float32 gradient is still accurate to ~1e-6 there (its 1/eta terms cancel).
+_CB_SERIES_BELOW = 0.1
+_CB_SERIES = (
+    1.0 / 12.0,
+    -7.0 / 1440.0,
+    31.0 / 90720.0,
+    -127.0 / 4838400.0,
+    73.0 / 34214400.0,
+)
+
+
+# ------------------------------------------------------------------------------------------------
+# Helpers: reduction, conversion, shapes, validation
+# ------------------------------------------------------------------------------------------------
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_reduction(fn: str, reduction: str) -> None:
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(value: Tensor, reduction: str, const: float = 0.0) -> Tensor:
+    """Reduce ``value`` and add the constant ``const`` to every element (after the reduction)."""
+    if reduction == "mean":
+        out = value.mean()
+    elif reduction == "sum":
+        out = value.sum()
+        const = const * value.numel()
+    else:
+        out = value
+    return out + const if const != 0.0 else out
+
+
+def _dtype_device(values: Sequence[object]) -> tuple[torch.dtype, torch.device | None]:
+    dtype: torch.dtype | None = None
+    device: torch.device | None = None
+    for v in values:
+        if isinstance(v, Tensor):
+            if v.is_floating_point():
+                dtype = v.dtype if dtype is None else torch.promote_types(dtype, v.dtype)
+            if device is None or (device.type == "cpu" and v.dim() > 0):
+                device = v.device
+    return (dtype if dtype is not None else torch.get_default_dtype()), device
+
+
+def _tensor(value: object, dtype: torch.dtype, device: torch.device | None) -> Tensor:
+    if isinstance(value, Tensor):
+        return value if value.dtype == dtype else value.to(dtype)
+    return torch.as_tensor(value, dtype=dtype, device=device)
+
+
+def _convert(*values: object) -> list[Tensor]:
+    dtype, device = _dtype_device(values)
+    return [_tensor(v, dtype, device) for v in values]
+
+
+def _shape(shape: Sequence[int]) -> str:
+    return str(tuple(shape))
+
+
+def _broadcast_to_target(
+    fn: str, named: Sequence[tuple[str, Sequence[int]]], target_shape: Sequence[int]
+) -> None:
+    """Raise unless broadcasting the named shapes with ``target_shape`` gives ``target_shape``."""
+    desc = ", ".join(f"{name} {_shape(s)}" for name, s in named)
+    desc += f" and target {_shape(target_shape)}"
+    try:
+        shape = torch.broadcast_shapes(*[tuple(s) for _, s in named], tuple(target_shape))
+    except RuntimeError:
+        raise ValueError(f"{fn}: shapes {desc} do not broadcast together") from None
+    if tuple(shape) != tuple(target_shape):
+        raise ValueError(
+            f"{fn}: shapes {desc} broadcast to {_shape(shape)}, not to the target's shape "
+            f"{_shape(target_shape)}; cebook never broadcasts silently: reshape the parameters "
+            "or the target (e.g. pred.squeeze(-1) for an (N, 1) prediction and an (N,) target)"
+        )
+
+
+def _fmt(value: float | int | bool) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+class _Checks:
+    """Collect support and parameter checks; raise for the first failing one with one sync."""
+
+    def __init__(self, fn: str) -> None:
+        self.fn = fn
+        self.items: list[tuple[str, Tensor, Tensor]] = []
+
+    def add(self, requirement: str, values: Tensor, bad: Tensor) -> _Checks:
+        self.items.append((requirement, values, bad))
+        return self
+
+    def finite(self, name: str, values: Tensor) -> _Checks:
+        return self.add(f"{name} must be finite", values, ~torch.isfinite(values))
+
+    def positive(self, name: str, values: Tensor) -> _Checks:
+        self.add(f"{name} must be > 0", values, ~(values > 0))
+        return self.add(f"{name} must be finite", values, torch.isinf(values))
+
+    def raise_first(self) -> None:
+        if not self.items:
+            return
+        device = self.items[0][2].device
+        flags = torch.stack([bad.any().to(device) for _, _, bad in self.items]).tolist()
+        for flag, (requirement, values, bad) in zip(flags, self.items, strict=True):
+            if flag:
+                offending = values.expand(bad.shape)[bad][0].item()
+                raise ValueError(f"{self.fn}: {requirement}, got {_fmt(offending)}")
+
+
+def _check_number(fn: str, name: str, value: float, ok: bool, requirement: str) -> None:
+    if not ok:
+        raise ValueError(f"{fn}: {name} must be {requirement}, got {_fmt(float(value))}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Real-valued targets
+# ------------------------------------------------------------------------------------------------
+
+
+def gaussian_nll(
+    loc: TensorLike,
+    scale: TensorLike,
+    target: Tensor,
+    *,
+    beta: float = 0.0,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of the normal law :math:`\mathcal N(\mu, \sigma^2)`.
+
+    .. math::
+
+        -\log q(y \mid \mu, \sigma)
+        = \frac{(y - \mu)^2}{2\sigma^2} + \log\sigma + \tfrac12 \log 2\pi .
+
+    With ``beta`` :math:`= \beta > 0` each element is multiplied by the constant (no gradient)
+    :math:`\operatorname{stopgrad}(\sigma)^{2\beta}`, the β-NLL of Seitzer et al. (2022): β = 0 is
+    the plain NLL, β = 1 gives the mean the gradient of :math:`\tfrac12`\ MSE, β = 0.5 is their
+    recommendation against variance collapse.
+
+    Parameters
+    ----------
+    loc : Tensor or float
+        Mean :math:`\mu`.
+    scale : Tensor or float
+        Standard deviation :math:`\sigma > 0` (**not** the variance that
+        :func:`torch.nn.functional.gaussian_nll_loss` takes).
+    target : Tensor
+        Observations :math:`y`; ``loc`` and ``scale`` must broadcast to its shape.
+    beta : float
+        β-NLL exponent, ``>= 0`` (default 0: the plain NLL).
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target``'s shape for ``reduction="none"``.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch, a bad ``reduction`` or ``beta``; with validation on, also on a
+        non-finite ``loc`` or ``target`` or a ``scale`` that is not finite and > 0.
+
+    Notes
+    -----
+    Equals ``-torch.distributions.Normal(loc, scale).log_prob(target)``. With a unit scale the
+    loss is :math:`\tfrac12\,\mathrm{MSE} + \tfrac12\log 2\pi`: minimising the MSE is maximum
+    likelihood under a Gaussian law with a fixed variance. A Python-number ``scale`` runs the fused
+    :func:`torch.nn.functional.mse_loss`. Derived in chapter ``book/foundations/model_law.md``
+    (fixed scale) and ``book/continuous/heteroscedastic.md`` (learned scale, β-NLL).
+
+    References
+    ----------
+    M. Seitzer, A. Tavakoli, D. Antic, G. Martius, "On the pitfalls of heteroscedastic
+    uncertainty estimation with probabilistic neural networks", ICLR 2022.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import gaussian_nll
+    >>> loc, y = torch.tensor([0.0, 1.0]), torch.tensor([0.5, 1.0])
+    >>> round(float(gaussian_nll(loc, 1.0, y)), 4)  # = 0.5 * MSE + 0.5 * log(2 pi)
+    0.9814
+    >>> gaussian_nll(loc, torch.tensor([1.0, 2.0]), y, reduction="none")
+    tensor([1.0439, 1.6121])
+    >>> gaussian_nll(loc.unsqueeze(-1), 1.0, y)
+    Traceback (most recent call last):
+        ...
+    ValueError: gaussian_nll: shapes loc (2, 1), scale () and target (2,) broadcast to (2, 2), ...
+    """
+    fn = "gaussian_nll"
+    _check_reduction(fn, reduction)
+    if not _is_number(beta):
+        raise ValueError(f"{fn}: beta must be a Python number, got {type(beta).__name__}")
+    _check_number(fn, "beta", beta, beta >= 0, ">= 0")
+    if _is_number(scale):
+        sigma = float(scale)
+        loc_t, target_t = _convert(loc, target)
+        _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", ())], target_t.shape)
+        _check_number(fn, "scale", sigma, 0 < sigma < math.inf, "finite and > 0")
+        if validation_enabled():
+            _Checks(fn).finite("loc", loc_t).finite("target", target_t).raise_first()
+        if loc_t.shape != target_t.shape:
+            loc_t = loc_t.expand(target_t.shape)
+        weight = sigma ** (2.0 * beta) if beta != 0.0 else 1.0
+        sq = F.mse_loss(loc_t, target_t, reduction=reduction)
+        const = math.log(sigma) + _HALF_LOG_2PI
+        if reduction == "sum":
+            const = const * target_t.numel()
+        return (sq * (weight / (2.0 * sigma * sigma))) + const * weight
+    loc_t, scale_t, target_t = _convert(loc, scale, target)
+    _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", scale_t.shape)], target_t.shape)
+    if validation_enabled():
+        checks = _Checks(fn).finite("loc", loc_t).positive("scale", scale_t)
+        checks.finite("target", target_t).raise_first()
+    z = (target_t - loc_t) / scale_t
+    part = 0.5 * z.square() + torch.log(scale_t)
+    if beta == 0.0:
+        return _reduce(part, reduction, _HALF_LOG_2PI)
+    weight = scale_t.detach() ** (2.0 * beta)
+    return _reduce((part + _HALF_LOG_2PI) * weight, reduction)
+
+
+def _solve_lower(scale_tril: Tensor, diff: Tensor) -> Tensor:
+    """Solve ``scale_tril @ x = diff`` for ``x`` (lower triangular, event dimension last)."""
+    d = diff.shape[-1]
+    if d <= 8:
+        # Forward substitution unrolled over the (static) event dimension: elementwise kernels
+        # over the batch, much faster than one tiny triangular solve per example.
+        cols = list(diff.unbind(-1))
+        sol = []
+        for i in range(d):
+            x_i = cols[i] / scale_tril[..., i, i]
+            sol.append(x_i)
+            for j in range(i + 1, d):
+                cols[j] = cols[j] - scale_tril[..., j, i] * x_i
+        return torch.stack(sol, -1)
+    if scale_tril.dim() == 2:
+        flat = diff.reshape(-1, d).mT
+        return torch.linalg.solve_triangular(scale_tril, flat, upper=False).mT.reshape(diff.shape)
+    return torch.linalg.solve_triangular(scale_tril, diff.unsqueeze(-1), upper=False).squeeze(-1)
+
+
+def mvn_nll(
+    loc: TensorLike,
+    scale_tril: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of the multivariate normal law :math:`\mathcal N(\mu, LL^\top)`.
+
+    .. math::
+
+        -\log q(y \mid \mu, L)
+        = \tfrac12 \lVert L^{-1}(y - \mu) \rVert^2 + \sum_{i=1}^{d} \log L_{ii}
+          + \tfrac d2 \log 2\pi ,
+
+    where :math:`\lVert L^{-1}(y-\mu)\rVert^2 = (y-\mu)^\top \Sigma^{-1} (y-\mu)` is the squared
+    Mahalanobis distance and :math:`\sum_i \log L_{ii} = \tfrac12 \log\det\Sigma`.
+
+    Parameters
+    ----------
+    loc : Tensor or float
+        Mean, shape ``(..., d)``.
+    scale_tril : Tensor
+        Cholesky factor :math:`L` of the covariance :math:`\Sigma = LL^\top`: lower triangular
+        with a positive diagonal, shape ``(..., d, d)``.
+    target : Tensor
+        Observations, shape ``(..., d)`` (event dimension last).
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per event: shape ``target.shape[:-1]``. ``"mean"`` averages
+        over events (not over the ``d`` coordinates).
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target.shape[:-1]``.
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes (the batch shapes of ``loc`` and ``scale_tril`` must broadcast to
+        ``target.shape[:-1]`` and their event sizes must be ``d``); with validation on, also on a
+        non-finite input, a ``scale_tril`` that is not lower triangular or has a diagonal entry
+        that is not > 0.
+
+    Notes
+    -----
+    Equals ``-torch.distributions.MultivariateNormal(loc, scale_tril=scale_tril)
+    .log_prob(target)``. For ``d <= 8`` the triangular solve is unrolled into elementwise
+    operations over the batch. Derived in chapter ``book/continuous/mahalanobis.md``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import mvn_nll
+    >>> L = torch.tensor([[1.0, 0.0], [0.5, 2.0]])
+    >>> y = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    >>> mvn_nll(torch.zeros(2), L, y, reduction="none")
+    tensor([3.0623, 2.5310])
+    """
+    fn = "mvn_nll"
+    _check_reduction(fn, reduction)
+    loc_t, tril_t, target_t = _convert(loc, scale_tril, target)
+    if target_t.dim() < 1:
+        raise ValueError(f"{fn}: target must have an event dimension (shape (..., d)), got ()")
+    d = target_t.shape[-1]
+    if tril_t.dim() < 2 or tril_t.shape[-2:] != (d, d):
+        raise ValueError(
+            f"{fn}: scale_tril must have shape (..., {d}, {d}) for target "
+            f"{_shape(target_t.shape)}, got {_shape(tril_t.shape)}"
+        )
+    if loc_t.dim() > 0 and loc_t.shape[-1] != d:
+        raise ValueError(
+            f"{fn}: loc must have shape (..., {d}) for target {_shape(target_t.shape)}, "
+            f"got {_shape(loc_t.shape)}"
+        )
+    _broadcast_to_target(
+        fn,
+        [("loc", loc_t.shape[:-1]), ("scale_tril", tril_t.shape[:-2])],
+        target_t.shape[:-1],
+    )
+    if validation_enabled():
+        diag = tril_t.diagonal(dim1=-2, dim2=-1)
+        checks = _Checks(fn).finite("loc", loc_t).finite("scale_tril", tril_t)
+        checks.add(
+            "scale_tril must be lower triangular, an entry above the diagonal is not 0",
+            tril_t,
+            torch.triu(tril_t, 1) != 0,
+        )
+        checks.add("scale_tril's diagonal must be > 0", diag, ~(diag > 0))
+        checks.finite("target", target_t).raise_first()
+    sol = _solve_lower(tril_t, target_t - loc_t)
+    half_log_det = tril_t.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    part = 0.5 * sol.square().sum(-1) + half_log_det
+    if part.shape != target_t.shape[:-1]:
+        part = part.expand(target_t.shape[:-1])
+    return _reduce(part, reduction, d * _HALF_LOG_2PI)
+
+
+def laplace_nll(
+    loc: TensorLike,
+    scale: TensorLike,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of the Laplace law with location :math:`\mu` and scale :math:`b`.
+
+    .. math::
+
+        -\log q(y \mid \mu, b) = \frac{\lvert y - \mu \rvert}{b} + \log 2b .
+
+    Parameters
+    ----------
+    loc : Tensor or float
+        Location :math:`\mu` (the law's median).
+    scale : Tensor or float
+        Scale :math:`b > 0` (the standard deviation is :math:`\sqrt2\, b`).
+    target : Tensor
+        Observations; ``loc`` and ``scale`` must broadcast to its shape.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a bad ``reduction``; with validation on, also on a non-finite
+        ``loc`` or ``target`` or a ``scale`` that is not finite and > 0.
+
+    Notes
+    -----
+    Equals ``-torch.distributions.Laplace(loc, scale).log_prob(target)``. With a fixed scale the
+    loss is the mean absolute error up to a factor and a constant, so the MAE fits the conditional
+    median; a Python-number ``scale`` runs the fused :func:`torch.nn.functional.l1_loss`.
+    Derived in chapter ``book/continuous/robust.md``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import laplace_nll
+    >>> loc, y = torch.tensor([0.0, 1.0]), torch.tensor([0.5, 3.0])
+    >>> round(float(laplace_nll(loc, 1.0, y)), 4)  # = MAE + log 2
+    1.9431
+    """
+    fn = "laplace_nll"
+    _check_reduction(fn, reduction)
+    if _is_number(scale):
+        b = float(scale)
+        loc_t, target_t = _convert(loc, target)
+        _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", ())], target_t.shape)
+        _check_number(fn, "scale", b, 0 < b < math.inf, "finite and > 0")
+        if validation_enabled():
+            _Checks(fn).finite("loc", loc_t).finite("target", target_t).raise_first()
+        if loc_t.shape != target_t.shape:
+            loc_t = loc_t.expand(target_t.shape)
+        const = math.log(2.0 * b)
+        if reduction == "sum":
+            const = const * target_t.numel()
+        return F.l1_loss(loc_t, target_t, reduction=reduction) * (1.0 / b) + const
+    loc_t, scale_t, target_t = _convert(loc, scale, target)
+    _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", scale_t.shape)], target_t.shape)
+    if validation_enabled():
+        checks = _Checks(fn).finite("loc", loc_t).positive("scale", scale_t)
+        checks.finite("target", target_t).raise_first()
+    part = (target_t - loc_t).abs() / scale_t + torch.log(scale_t)
+    return _reduce(part, reduction, _LOG_2)
+
+
+def student_t_nll(
+    df: TensorLike,
+    loc: TensorLike,
+    scale: TensorLike,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of Student's t law with ``df`` :math:`=\nu` degrees of freedom.
+
+    .. math::
+
+        -\log q(y \mid \nu, \mu, \sigma)
+        = \frac{\nu + 1}{2} \log\Bigl(1 + \frac{z^2}{\nu}\Bigr) + \log\sigma
+          + \tfrac12 \log \nu\pi + \log\Gamma\bigl(\tfrac\nu2\bigr)
+          - \log\Gamma\bigl(\tfrac{\nu+1}2\bigr),
+        \qquad z = \frac{y - \mu}{\sigma}.
+
+    Parameters
+    ----------
+    df : Tensor or float
+        Degrees of freedom :math:`\nu > 0` (the variance is finite only for :math:`\nu > 2`).
+    loc : Tensor or float
+        Location :math:`\mu`.
+    scale : Tensor or float
+        Scale :math:`\sigma > 0` (not the standard deviation, which is
+        :math:`\sigma\sqrt{\nu/(\nu-2)}`).
+    target : Tensor
+        Observations; the parameters must broadcast to its shape.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a bad ``reduction``; with validation on, also on a non-finite
+        ``loc`` or ``target``, or a ``df`` or ``scale`` that is not finite and > 0.
+
+    Notes
+    -----
+    Equals ``-torch.distributions.StudentT(df, loc, scale).log_prob(target)``. The loss grows
+    only logarithmically in :math:`\lvert y - \mu\rvert`, so outliers pull the fit far less than
+    under the Gaussian law (its limit as :math:`\nu\to\infty`). A Python-number ``df`` folds the
+    log-gamma terms into a constant. Derived in chapter ``book/continuous/robust.md``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import student_t_nll
+    >>> y = torch.tensor([0.0, 10.0])
+    >>> student_t_nll(3.0, torch.zeros(2), 1.0, y, reduction="none")
+    tensor([1.0009, 8.0731])
+    """
+    fn = "student_t_nll"
+    _check_reduction(fn, reduction)
+    if _is_number(df):
+        nu = float(df)
+        _check_number(fn, "df", nu, 0 < nu < math.inf, "finite and > 0")
+        loc_t, scale_t, target_t = _convert(loc, scale, target)
+        named = [("df", ()), ("loc", loc_t.shape), ("scale", scale_t.shape)]
+        _broadcast_to_target(fn, named, target_t.shape)
+        if validation_enabled():
+            checks = _Checks(fn).finite("loc", loc_t).positive("scale", scale_t)
+            checks.finite("target", target_t).raise_first()
+        z = (target_t - loc_t) / scale_t
+        part = (0.5 * (nu + 1.0)) * torch.log1p(z.square() * (1.0 / nu)) + torch.log(scale_t)
+        const = (
+            0.5 * math.log(nu) + _HALF_LOG_PI + math.lgamma(0.5 * nu) - math.lgamma(0.5 * nu + 0.5)
+        )
+        return _reduce(part, reduction, const)
+    df_t, loc_t, scale_t, target_t = _convert(df, loc, scale, target)
+    named = [("df", df_t.shape), ("loc", loc_t.shape), ("scale", scale_t.shape)]
+    _broadcast_to_target(fn, named, target_t.shape)
+    if validation_enabled():
+        checks = _Checks(fn).positive("df", df_t).finite("loc", loc_t)
+        checks.positive("scale", scale_t).finite("target", target_t).raise_first()
+    z = (target_t - loc_t) / scale_t
+    half_df = 0.5 * df_t
+    part = (
+        (half_df + 0.5) * torch.log1p(z.square() / df_t)
+        + torch.log(scale_t)
+        + 0.5 * torch.log(df_t)
+        + torch.lgamma(half_df)
+        - torch.lgamma(half_df + 0.5)
+    )
+    return _reduce(part, reduction, _HALF_LOG_PI)
+
+
+# ------------------------------------------------------------------------------------------------
+# Positive targets
+# ------------------------------------------------------------------------------------------------
+
+
+def exponential_nll(
+    rate: TensorLike,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of the exponential law with rate :math:`\lambda`.
+
+    .. math::
+
+        -\log q(y \mid \lambda) = \lambda y - \log \lambda , \qquad y \ge 0 .
+
+    Parameters
+    ----------
+    rate : Tensor or float
+        Rate :math:`\lambda > 0` (the mean is :math:`1/\lambda`).
+    target : Tensor
+        Non-negative observations (0 is allowed); ``rate`` must broadcast to its shape.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a bad ``reduction``; with validation on, also on a ``rate`` that
+        is not finite and > 0 or a ``target`` that is not finite and >= 0.
+
+    Notes
+    -----
+    Equals ``-torch.distributions.Exponential(rate).log_prob(target)``: the loss
+    :math:`f(x)\,y - \log f(x)` of a network :math:`f` that outputs the rate. Derived in chapter
+    ``book/continuous/positive.md``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import exponential_nll
+    >>> exponential_nll(torch.tensor([0.5, 2.0]), torch.tensor([1.0, 0.0]), reduction="none")
+    tensor([ 1.1931, -0.6931])
+    """
+    fn = "exponential_nll"
+    _check_reduction(fn, reduction)
+    rate_t, target_t = _convert(rate, target)
+    _broadcast_to_target(fn, [("rate", rate_t.shape)], target_t.shape)
+    if validation_enabled():
+        checks = _Checks(fn).positive("rate", rate_t)
+        checks.add("target must be >= 0", target_t, ~(target_t >= 0))
+        checks.finite("target", target_t).raise_first()
+    return _reduce(rate_t * target_t - torch.log(rate_t), reduction)
+
+
+def gamma_nll(
+    concentration: TensorLike,
+    rate: TensorLike,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of the gamma law with shape :math:`\alpha` and rate :math:`\beta`.
+
+    .. math::
+
+        -\log q(y \mid \alpha, \beta)
+        = \beta y - (\alpha - 1) \log y - \alpha \log\beta + \log\Gamma(\alpha) ,
+        \qquad y > 0 .
+
+    Parameters
+    ----------
+    concentration : Tensor or float
+        Shape :math:`\alpha > 0`.
+    rate : Tensor or float
+        Rate :math:`\beta > 0` (the mean is :math:`\alpha/\beta`, the variance
+        :math:`\alpha/\beta^2`).
+    target : Tensor
+        Positive observations; the parameters must broadcast to its shape.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a bad ``reduction``; with validation on, also on a parameter or a
+        ``target`` that is not finite and > 0.
+
+    Notes
+    -----
+    Equals ``-torch.distributions.Gamma(concentration, rate).log_prob(target)``. The target must
+    be strictly positive (at :math:`y = 0` the density is 0 or infinite unless
+    :math:`\alpha = 1`); with validation off, :math:`y = 0` follows PyTorch's ``xlogy``
+    convention. Derived in chapter ``book/continuous/positive.md``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import gamma_nll
+    >>> round(float(gamma_nll(2.0, 1.0, torch.tensor([1.0, 3.0]))), 4)
+    1.4507
+    >>> gamma_nll(2.0, 1.0, torch.tensor([-1.5]))
+    Traceback (most recent call last):
+        ...
+    ValueError: gamma_nll: target must be > 0, got -1.5
+    """
+    fn = "gamma_nll"
+    _check_reduction(fn, reduction)
+    alpha_t, rate_t, target_t = _convert(concentration, rate, target)
+    named = [("concentration", alpha_t.shape), ("rate", rate_t.shape)]
+    _broadcast_to_target(fn, named, target_t.shape)
+    if validation_enabled():
+        checks = _Checks(fn).positive("concentration", alpha_t).positive("rate", rate_t)
+        checks.positive("target", target_t).raise_first()
+    part = (
+        rate_t * target_t
+        - torch.xlogy(alpha_t - 1.0, target_t)
+        - torch.xlogy(alpha_t, rate_t)
+        + torch.lgamma(alpha_t)
+    )
+    return _reduce(part, reduction)
+
+
+def lognormal_nll(
+    loc: TensorLike,
+    scale: TensorLike,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of the log-normal law: :math:`\log y \sim \mathcal N(\mu,\sigma^2)`.
+
+    .. math::
+
+        -\log q(y \mid \mu, \sigma)
+        = \frac{(\log y - \mu)^2}{2\sigma^2} + \log\sigma + \tfrac12\log 2\pi + \log y ,
+        \qquad y > 0 .
+
+    Parameters
+    ----------
+    loc : Tensor or float
+        Mean :math:`\mu` of :math:`\log y` (the median of :math:`y` is :math:`e^\mu`).
+    scale : Tensor or float
+        Standard deviation :math:`\sigma > 0` of :math:`\log y`.
+    target : Tensor
+        Positive observations :math:`y` (not their logarithm).
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a bad ``reduction``; with validation on, also on a non-finite
+        ``loc``, a ``scale`` or ``target`` that is not finite and > 0.
+
+    Notes
+    -----
+    Equals ``-torch.distributions.LogNormal(loc, scale).log_prob(target)``: the Gaussian NLL of
+    :math:`\log y` plus the Jacobian term :math:`\log y`. Fitting the MSE on :math:`\log y`
+    estimates the median :math:`e^\mu`, not the mean :math:`e^{\mu + \sigma^2/2}`. Derived in
+    chapter ``book/continuous/positive.md``.
+
+    Examples
+    --------
+    >>> import math
+    >>> import torch
+    >>> from cebook.losses import lognormal_nll
+    >>> y = torch.tensor([1.0, math.e])
+    >>> lognormal_nll(torch.zeros(2), 1.0, y, reduction="none")
+    tensor([0.9189, 2.4189])
+    """
+    fn = "lognormal_nll"
+    _check_reduction(fn, reduction)
+    loc_t, scale_t, target_t = _convert(loc, scale, target)
+    _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", scale_t.shape)], target_t.shape)
+    if validation_enabled():
+        checks = _Checks(fn).finite("loc", loc_t).positive("scale", scale_t)
+        checks.positive("target", target_t).raise_first()
+    log_y = torch.log(target_t)
+    z = (log_y - loc_t) / scale_t
+    part = 0.5 * z.square() + torch.log(scale_t) + log_y
+    return _reduce(part, reduction, _HALF_LOG_2PI)
+
+
+# ------------------------------------------------------------------------------------------------
+# Counts
+# ------------------------------------------------------------------------------------------------
+
+
+def _count_checks(checks: _Checks, target: Tensor) -> _Checks:
+    ok = (target >= 0) & (target == torch.floor(target)) & torch.isfinite(target)
+    return checks.add("target must be a non-negative integer (a count)", target, ~ok)
+
+
+def poisson_nll(
+    rate: TensorLike,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of the Poisson law with rate (mean) :math:`\lambda`.
+
+    .. math::
+
+        -\log q(y \mid \lambda) = \lambda - y \log \lambda + \log y!\, ,
+        \qquad y \in \{0, 1, 2, \dots\} .
+
+    Parameters
+    ----------
+    rate : Tensor or float
+        Rate :math:`\lambda > 0`, the mean **not** its logarithm (PyTorch's
+        :func:`~torch.nn.functional.poisson_nll_loss` takes the log-rate by default).
+    target : Tensor
+        Counts (any dtype, integer-valued); ``rate`` must broadcast to its shape.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a bad ``reduction``; with validation on, also on a ``rate`` that
+        is not finite and > 0 or a ``target`` that is not a non-negative integer.
+
+    Notes
+    -----
+    Equals ``-torch.distributions.Poisson(rate).log_prob(target)``, with the exact
+    :math:`\log y! = \log\Gamma(y + 1)`, not the Stirling approximation that
+    ``poisson_nll_loss(full=True)`` adds for :math:`y > 1` only. A rate of 0 (allowed by PyTorch)
+    is rejected: the gradient of :math:`y\log\lambda` is undefined there. Derived in chapter
+    ``book/continuous/counts.md``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import poisson_nll
+    >>> y = torch.tensor([5.0], dtype=torch.float64)
+    >>> round(float(poisson_nll(3.0, y)), 10)  # exact log 5!, unlike poisson_nll_loss(full=True)
+    2.2944302994
+    """
+    fn = "poisson_nll"
+    _check_reduction(fn, reduction)
+    rate_t, target_t = _convert(rate, target)
+    _broadcast_to_target(fn, [("rate", rate_t.shape)], target_t.shape)
+    if validation_enabled():
+        checks = _Checks(fn).positive("rate", rate_t)
+        _count_checks(checks, target_t).raise_first()
+    part = rate_t - torch.xlogy(target_t, rate_t) + torch.lgamma(target_t + 1.0)
+    return _reduce(part, reduction)
+
+
+def negative_binomial_nll(
+    total_count: TensorLike,
+    logits: TensorLike,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of the negative binomial law, in PyTorch's convention.
+
+    With :math:`r` = ``total_count`` and :math:`p = \operatorname{sigmoid}(\eta)`, :math:`\eta` =
+    ``logits``, the law counts the successes before the :math:`r`-th failure, each trial a success
+    with probability :math:`p`:
+
+    .. math::
+
+        -\log q(y \mid r, \eta)
+        = (r + y)\,\operatorname{softplus}(\eta) - y\,\eta
+          - \log\Gamma(r + y) + \log\Gamma(r) + \log y!\, .
+
+    Its mean is :math:`r e^\eta` and its variance :math:`\text{mean}\,(1 + e^\eta)`: a Poisson law
+    with extra variance (over-dispersion).
+
+    Parameters
+    ----------
+    total_count : Tensor or float
+        Number of failures :math:`r > 0` (need not be an integer).
+    logits : Tensor or float
+        Log-odds :math:`\eta` of success. Caution: ``scipy.stats.nbinom(n, p)`` uses
+        :math:`p` = the *failure* probability, i.e. ``nbinom(total_count, sigmoid(-logits))``.
+    target : Tensor
+        Counts; the parameters must broadcast to its shape.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a bad ``reduction``; with validation on, also on a
+        ``total_count`` that is not finite and > 0, non-finite ``logits`` or a ``target`` that
+        is not a non-negative integer.
+
+    Notes
+    -----
+    Equals ``-torch.distributions.NegativeBinomial(total_count, logits=logits).log_prob(target)``.
+    Derived in chapter ``book/continuous/counts.md``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import negative_binomial_nll
+    >>> y = torch.tensor([0.0, 2.0, 7.0])
+    >>> negative_binomial_nll(2.0, 0.0, y, reduction="none")  # r = 2, p = 1/2
+    tensor([1.3863, 1.6740, 4.1589])
+    """
+    fn = "negative_binomial_nll"
+    _check_reduction(fn, reduction)
+    count_t, logits_t, target_t = _convert(total_count, logits, target)
+    named = [("total_count", count_t.shape), ("logits", logits_t.shape)]
+    _broadcast_to_target(fn, named, target_t.shape)
+    if validation_enabled():
+        checks = _Checks(fn).positive("total_count", count_t).finite("logits", logits_t)
+        _count_checks(checks, target_t).raise_first()
+    r_plus_y = count_t + target_t
+    part = (
+        r_plus_y * F.softplus(logits_t)
+        - target_t * logits_t
+        - torch.lgamma(r_plus_y)
+        + torch.lgamma(count_t)
+        + torch.lgamma(target_t + 1.0)
+    )
+    return _reduce(part, reduction)
+
+
+# ------------------------------------------------------------------------------------------------
+# Targets in [0, 1]
+# ------------------------------------------------------------------------------------------------
+
+
+def bernoulli_nll(
+    logits: TensorLike,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Binary cross-entropy on logits: the Bernoulli law's NLL, with soft targets allowed.
+
+    With :math:`p = \operatorname{sigmoid}(\eta)`:
+
+    .. math::
+
+        \ell(\eta, y) = -y \log p - (1 - y) \log(1 - p)
+        = \operatorname{softplus}(\eta) - y\,\eta , \qquad y \in [0, 1] .
+
+    Parameters
+    ----------
+    logits : Tensor or float
+        Log-odds :math:`\eta` (any real number; a network's raw output).
+    target : Tensor
+        Targets in :math:`[0, 1]`: labels 0/1 or soft targets such as pixel intensities.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The loss in nats: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a bad ``reduction``; with validation on, also on non-finite
+        ``logits`` or a ``target`` outside :math:`[0, 1]`.
+
+    Notes
+    -----
+    For :math:`y \in \{0, 1\}` this equals
+    ``-torch.distributions.Bernoulli(logits=logits).log_prob(target)``. For a soft target it is
+    the cross-entropy between Bernoulli(:math:`y`) and Bernoulli(:math:`p`), minimised at
+    :math:`p = y` where it equals the binary entropy :math:`H(y)`, not 0; it is not the
+    log-likelihood of a normalised density on :math:`[0, 1]` (see
+    :func:`continuous_bernoulli_nll` and :func:`beta_nll`). Runs the fused
+    :func:`torch.nn.functional.binary_cross_entropy_with_logits`. Derived in chapter
+    ``book/unit_interval/bce.md`` (and ``book/foundations/logits.md`` for logits).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import bernoulli_nll
+    >>> round(float(bernoulli_nll(torch.tensor([0.0]), torch.tensor([0.5]))), 7)  # log 2
+    0.6931472
+    >>> y = torch.tensor([0.3])  # the minimum, at sigmoid(logit) = y, is H(0.3), not 0
+    >>> round(float(bernoulli_nll(torch.logit(y), y)), 6)
+    0.610864
+    """
+    fn = "bernoulli_nll"
+    _check_reduction(fn, reduction)
+    logits_t, target_t = _convert(logits, target)
+    _broadcast_to_target(fn, [("logits", logits_t.shape)], target_t.shape)
+    if validation_enabled():
+        checks = _Checks(fn).finite("logits", logits_t)
+        checks.add("target must be in [0, 1]", target_t, ~((target_t >= 0) & (target_t <= 1)))
+        checks.raise_first()
+    if logits_t.shape != target_t.shape:
+        logits_t = logits_t.expand(target_t.shape)
+    return F.binary_cross_entropy_with_logits(logits_t, target_t, reduction=reduction)
+
+
+def _cb_log_norm(logits: Tensor) -> Tensor:
+    r"""Log normaliser :math:`\log C = \log(\eta / \tanh(\eta/2))` of the continuous Bernoulli."""
+    a = logits.abs()
+    small = a < _CB_SERIES_BELOW
+    # Exact branch, fed values >= the threshold only so that no NaN leaks into the gradient.
+    a_big = a.clamp(min=_CB_SERIES_BELOW)
+    exact = torch.log(a_big) - torch.log(torch.tanh(0.5 * a_big))
+    # Taylor series in s = eta^2 near eta = 0 (lambda = 1/2), fed small values only.
+    s = a.clamp(max=_CB_SERIES_BELOW).square()
+    series = s * _CB_SERIES[-1]
+    for c in reversed(_CB_SERIES[:-1]):
+        series = (series + c) * s
+    return torch.where(small, series + _LOG_2, exact)
+
+
+def continuous_bernoulli_nll(
+    logits: TensorLike,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of the continuous Bernoulli law on :math:`[0, 1]`.
+
+    The density :math:`q(y \mid \lambda) = C(\lambda)\, \lambda^y (1 - \lambda)^{1 - y}`,
+    :math:`\lambda = \operatorname{sigmoid}(\eta)`, is the Bernoulli pmf normalised over
+    :math:`[0, 1]`, so its NLL is the binary cross-entropy minus :math:`\log C`:
+
+    .. math::
+
+        -\log q(y \mid \eta) = \operatorname{softplus}(\eta) - y\,\eta - \log C(\eta),
+        \qquad C(\eta) = \frac{2 \operatorname{artanh}(1 - 2\lambda)}{1 - 2\lambda}
+        = \frac{\eta}{\tanh(\eta / 2)} ,
+
+    with :math:`C(0) = 2`. Near :math:`\eta = 0` (:math:`\lambda = \tfrac12`, where the closed form
+    is 0/0) :math:`\log C = \log 2 + \eta^2/12 - 7\eta^4/1440 + \dots` is summed as a series
+    (for :math:`\lvert\eta\rvert < 0.1`, to :math:`\eta^{10}`); elsewhere
+    :math:`\log C = \log\lvert\eta\rvert - \log\tanh(\lvert\eta\rvert/2)`, finite for any finite
+    logit.
+
+    Parameters
+    ----------
+    logits : Tensor or float
+        Log-odds :math:`\eta` of the shape parameter :math:`\lambda` (:math:`\lambda` is **not**
+        the law's mean).
+    target : Tensor
+        Targets in :math:`[0, 1]`, the end points included.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a bad ``reduction``; with validation on, also on non-finite
+        ``logits`` or a ``target`` outside :math:`[0, 1]`.
+
+    Notes
+    -----
+    Equals ``-torch.distributions.ContinuousBernoulli(logits=logits).log_prob(target)``; PyTorch
+    computes :math:`\log C` from the probabilities, which saturate for large logits, while this
+    function computes it from the logits (finite and accurate for logits of :math:`\pm 10^4` in
+    float32). Derived in chapter ``book/unit_interval/bce.md``.
+
+    References
+    ----------
+    G. Loaiza-Ganem, J. P. Cunningham, "The continuous Bernoulli: fixing a pervasive error in
+    variational autoencoders", NeurIPS 2019.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import continuous_bernoulli_nll
+    >>> y = torch.tensor([0.0, 0.3, 1.0])
+    >>> continuous_bernoulli_nll(torch.zeros(3), y, reduction="none")  # uniform law at lambda = 1/2
+    tensor([0., 0., 0.])
+    >>> lam = torch.tensor(0.2)  # log C(0.2) = 0.8374599
+    >>> round(float(continuous_bernoulli_nll(torch.logit(lam), torch.tensor(0.0))), 6)
+    -0.614316
+    """
+    fn = "continuous_bernoulli_nll"
+    _check_reduction(fn, reduction)
+    logits_t, target_t = _convert(logits, target)
+    _broadcast_to_target(fn, [("logits", logits_t.shape)], target_t.shape)
+    if validation_enabled():
+        checks = _Checks(fn).finite("logits", logits_t)
+        checks.add("target must be in [0, 1]", target_t, ~((target_t >= 0) & (target_t <= 1)))
+        checks.raise_first()
+    if logits_t.shape != target_t.shape:
+        logits_t = logits_t.expand(target_t.shape)
+    log_norm = _cb_log_norm(logits_t)
+    if reduction == "none":
+        bce = F.binary_cross_entropy_with_logits(logits_t, target_t, reduction="none")
+        return bce - log_norm
+    bce = F.binary_cross_entropy_with_logits(logits_t, target_t, reduction=reduction)
+    return bce - (log_norm.mean() if reduction == "mean" else log_norm.sum())
+
+
+def beta_nll(
+    concentration1: TensorLike,
+    concentration0: TensorLike,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of the beta law :math:`\mathrm{Beta}(\alpha, \beta)` on (0, 1).
+
+    .. math::
+
+        -\log q(y \mid \alpha, \beta)
+        = -(\alpha - 1)\log y - (\beta - 1) \log(1 - y)
+          + \log\Gamma(\alpha) + \log\Gamma(\beta) - \log\Gamma(\alpha + \beta) ,
+        \qquad 0 < y < 1 .
+
+    Parameters
+    ----------
+    concentration1 : Tensor or float
+        :math:`\alpha > 0` (the weight of 1; the mean is :math:`\alpha / (\alpha + \beta)`).
+    concentration0 : Tensor or float
+        :math:`\beta > 0` (the weight of 0).
+    target : Tensor
+        Targets in the **open** interval (0, 1); clip data on the edges first, e.g.
+        ``y.clamp(1e-4, 1 - 1e-4)``.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a bad ``reduction``; with validation on, also on a concentration
+        that is not finite and > 0 or a ``target`` outside (0, 1).
+
+    Notes
+    -----
+    Equals ``-torch.distributions.Beta(concentration1, concentration0).log_prob(target)``.
+    Validation rejects the end points 0 and 1, where the density is 0 or infinite unless a
+    concentration is 1 (PyTorch accepts them); with validation off they follow PyTorch's
+    ``xlogy`` convention. In float32, :math:`\log B(\alpha, \beta)` loses accuracy when both
+    concentrations are large (about :math:`10^5` and above), as in PyTorch. Derived in chapter
+    ``book/unit_interval/bce.md``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import beta_nll
+    >>> y = torch.tensor([0.5, 0.9])
+    >>> beta_nll(2.0, 2.0, y, reduction="none")
+    tensor([-0.4055,  0.6162])
+    """
+    fn = "beta_nll"
+    _check_reduction(fn, reduction)
+    a_t, b_t, target_t = _convert(concentration1, concentration0, target)
+    named = [("concentration1", a_t.shape), ("concentration0", b_t.shape)]
+    _broadcast_to_target(fn, named, target_t.shape)
+    if validation_enabled():
+        checks = _Checks(fn).positive("concentration1", a_t).positive("concentration0", b_t)
+        checks.add("target must be in (0, 1)", target_t, ~((target_t > 0) & (target_t < 1)))
+        checks.raise_first()
+    part = (
+        torch.lgamma(a_t)
+        + torch.lgamma(b_t)
+        - torch.lgamma(a_t + b_t)
+        - torch.xlogy(a_t - 1.0, target_t)
+        - torch.xlogy(b_t - 1.0, 1.0 - target_t)
+    )
+    return _reduce(part, reduction)
+
+
+# ------------------------------------------------------------------------------------------------
+# Classes, mixtures, quantiles
+# ------------------------------------------------------------------------------------------------
+
+
+def categorical_nll(
+    logits: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Categorical cross-entropy on logits, with class indices or class probabilities.
+
+    With :math:`p = \operatorname{softmax}(\eta)` over the :math:`K` classes (last dimension):
+
+    .. math::
+
+        \ell(\eta, c) = -\log p_c = \operatorname{logsumexp}_k \eta_k - \eta_c
+        \quad\text{(index } c\text{)}, \qquad
+        \ell(\eta, t) = -\sum_{k=1}^{K} t_k \log p_k \quad\text{(probabilities } t\text{)}.
+
+    Parameters
+    ----------
+    logits : Tensor
+        Unnormalised log-probabilities, shape ``(..., K)`` (classes **last**, unlike
+        :func:`torch.nn.functional.cross_entropy`, which wants them second).
+    target : Tensor
+        Either integer class indices in :math:`[0, K-1]` of shape ``(...)``, or (floating)
+        class probabilities of shape ``(..., K)`` that sum to 1: one-hot, two-hot, HL-Gauss or
+        label-smoothed targets. The dtype decides: integer means indices.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per example: shape ``(...)``.
+
+    Returns
+    -------
+    Tensor
+        The cross-entropy in nats: a scalar, or shape ``(...)``.
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes (``logits.shape[:-1]`` must broadcast to the examples' shape) or a
+        bad ``reduction``; with validation on, also on non-finite ``logits``, an index outside
+        :math:`[0, K-1]`, or probabilities outside :math:`[0, 1]` or whose sum is not 1.
+
+    Notes
+    -----
+    With indices it equals ``-torch.distributions.Categorical(logits=logits).log_prob(target)``;
+    with probabilities it is the cross-entropy :math:`H(t, p)`, minimised at :math:`p = t` where it
+    equals the entropy of :math:`t`. Runs the fused :func:`torch.nn.functional.cross_entropy`.
+    Derived in chapter ``book/foundations/logits.md``; for regression over bins see
+    ``book/classification/bins.md`` and ``book/classification/soft_targets.md``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import categorical_nll
+    >>> logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    >>> categorical_nll(logits, torch.tensor([0, 2]), reduction="none")
+    tensor([0.1698, 1.0986])
+    >>> probs = torch.tensor([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    >>> categorical_nll(logits, probs, reduction="none")
+    tensor([1.1698, 1.0986])
+    """
+    fn = "categorical_nll"
+    _check_reduction(fn, reduction)
+    if not isinstance(logits, Tensor) or logits.dim() < 1:
+        raise ValueError(f"{fn}: logits must be a tensor of shape (..., K) with classes last")
+    if not isinstance(target, Tensor):
+        raise ValueError(f"{fn}: target must be a tensor of class indices or probabilities")
+    k = logits.shape[-1]
+    if not target.is_floating_point():
+        if target.dtype == torch.bool or target.is_complex():
+            raise ValueError(f"{fn}: target indices must be integers, got dtype {target.dtype}")
+        logits_t = logits if logits.is_floating_point() else logits.to(torch.get_default_dtype())
+        shape = target.shape
+        desc = f"logits {_shape(logits.shape)} (classes last)"
+        try:
+            batch = torch.broadcast_shapes(tuple(logits.shape[:-1]), tuple(shape))
+        except RuntimeError:
+            batch = None
+        if batch is None or tuple(batch) != tuple(shape):
+            raise ValueError(
+                f"{fn}: {desc} and index target {_shape(shape)}: the logits without their class "
+                f"dimension, {_shape(logits.shape[:-1])}, must broadcast to the target's shape; "
+                "cebook never broadcasts silently"
+            )
+        if validation_enabled():
+            checks = _Checks(fn).finite("logits", logits_t)
+            checks.add(
+                f"target must be a class index in [0, {k - 1}]",
+                target,
+                ~((target >= 0) & (target < k)),
+            )
+            checks.raise_first()
+        if logits_t.shape[:-1] != shape:
+            logits_t = logits_t.expand(*shape, k)
+        out = F.cross_entropy(
+            logits_t.reshape(-1, k), target.reshape(-1).long(), reduction=reduction
+        )
+        return out.reshape(shape) if reduction == "none" else out
+    logits_t, target_t = _convert(logits, target)
+    shape = target_t.shape
+    if target_t.dim() < 1 or shape[-1] != k:
+        raise ValueError(
+            f"{fn}: a floating target holds class probabilities and must have shape (..., {k}) "
+            f"like logits {_shape(logits.shape)}, got {_shape(shape)}; pass class indices as an "
+            "integer tensor"
+        )
+    _broadcast_to_target(fn, [("logits", logits_t.shape)], shape)
+    if validation_enabled():
+        sums = target_t.sum(-1)
+        tol = math.sqrt(torch.finfo(target_t.dtype).eps) * max(1.0, math.sqrt(k))
+        checks = _Checks(fn).finite("logits", logits_t)
+        checks.add(
+            "target probabilities must be in [0, 1]",
+            target_t,
+            ~((target_t >= 0) & (target_t <= 1)),
+        )
+        checks.add(
+            "target probabilities must sum to 1 over the last dimension, a sum is",
+            sums,
+            ~((sums - 1.0).abs() <= tol),
+        )
+        checks.raise_first()
+    if logits_t.shape != shape:
+        logits_t = logits_t.expand(shape)
+    out = F.cross_entropy(logits_t.reshape(-1, k), target_t.reshape(-1, k), reduction=reduction)
+    return out.reshape(shape[:-1]) if reduction == "none" else out
+
+
+def gmm_nll(
+    logits: Tensor,
+    loc: TensorLike,
+    scale: TensorLike,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of a mixture of :math:`K` normal laws (a mixture density network).
+
+    With mixture weights :math:`\pi = \operatorname{softmax}(\eta)` over the last dimension:
+
+    .. math::
+
+        -\log q(y) = -\log \sum_{k=1}^{K} \pi_k\, \mathcal N(y \mid \mu_k, \sigma_k^2)
+        = -\operatorname{logsumexp}_k \Bigl[\log\pi_k - \frac{(y - \mu_k)^2}{2\sigma_k^2}
+          - \log\sigma_k - \tfrac12 \log 2\pi\Bigr].
+
+    Parameters
+    ----------
+    logits : Tensor
+        Mixture logits :math:`\eta`, shape ``(..., K)`` (components last).
+    loc : Tensor or float
+        Component means, broadcastable to ``(..., K)``.
+    scale : Tensor or float
+        Component standard deviations (> 0), broadcastable to ``(..., K)``.
+    target : Tensor
+        Observations, shape ``(...)`` = the parameters' shape without the component dimension.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes or a bad ``reduction``; with validation on, also on non-finite
+        ``logits``, ``loc`` or ``target`` or a ``scale`` that is not finite and > 0.
+
+    Notes
+    -----
+    Equals ``-MixtureSameFamily(Categorical(logits=logits), Normal(loc, scale)).log_prob(target)``
+    (``torch.distributions``). Computed with ``log_softmax`` and ``logsumexp``, so it stays finite
+    when every component is far from the target. Derived in chapter
+    ``book/classification/mixtures.md``.
+
+    References
+    ----------
+    C. M. Bishop, "Mixture density networks", Technical report NCRG/94/004, Aston University,
+    1994.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import gmm_nll
+    >>> logits = torch.zeros(2, 2)  # two equally likely components at -1 and +1
+    >>> loc = torch.tensor([[-1.0, 1.0], [-1.0, 1.0]])
+    >>> gmm_nll(logits, loc, 0.5, torch.tensor([1.0, 0.0]), reduction="none")
+    tensor([0.9186, 2.2258])
+    """
+    fn = "gmm_nll"
+    _check_reduction(fn, reduction)
+    if not isinstance(logits, Tensor) or logits.dim() < 1:
+        raise ValueError(f"{fn}: logits must be a tensor of shape (..., K) with components last")
+    logits_t, loc_t, scale_t, target_t = _convert(logits, loc, scale, target)
+    named = [("logits", logits_t.shape), ("loc", loc_t.shape), ("scale", scale_t.shape)]
+    try:
+        params_shape = torch.broadcast_shapes(*[tuple(s) for _, s in named])
+    except RuntimeError:
+        desc = ", ".join(f"{name} {_shape(s)}" for name, s in named)
+        raise ValueError(f"{fn}: shapes {desc} do not broadcast together") from None
+    _broadcast_to_target(
+        fn, [("parameters without their component dimension", params_shape[:-1])], target_t.shape
+    )
+    if validation_enabled():
+        checks = _Checks(fn).finite("logits", logits_t).finite("loc", loc_t)
+        checks.positive("scale", scale_t).finite("target", target_t).raise_first()
+    z = (target_t.unsqueeze(-1) - loc_t) / scale_t
+    log_joint = torch.log_softmax(logits_t, -1) - 0.5 * z.square() - torch.log(scale_t)
+    part = -torch.logsumexp(log_joint, -1)
+    if part.shape != target_t.shape:
+        part = part.expand(target_t.shape)
+    return _reduce(part, reduction, _HALF_LOG_2PI)
+
+
+def pinball_loss(
+    pred: TensorLike,
+    target: Tensor,
+    quantile: TensorLike,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Pinball (quantile, check) loss of a prediction of the ``quantile``-th quantile.
+
+    .. math::
+
+        \rho_\tau(y - \hat y) = \max\bigl(\tau (y - \hat y),\ (\tau - 1)(y - \hat y)\bigr)
+        = \tfrac12 \lvert y - \hat y\rvert + \bigl(\tau - \tfrac12\bigr)(y - \hat y) .
+
+    Up to constants it is the NLL of the asymmetric Laplace law with unit scale and location
+    :math:`\hat y`: :math:`-\log q(y) = \rho_\tau(y - \hat y) - \log \tau(1-\tau)`. Its expected
+    value is minimised by the :math:`\tau`-quantile of :math:`y`; at :math:`\tau = \tfrac12` it is
+    half the absolute error.
+
+    Parameters
+    ----------
+    pred : Tensor or float
+        Predicted quantile :math:`\hat y`.
+    target : Tensor
+        Observations :math:`y`; ``pred`` and ``quantile`` must broadcast to its shape (for
+        several quantiles per example, give ``target`` the quantile dimension too, e.g.
+        ``y.unsqueeze(-1).expand_as(pred)``).
+    quantile : Tensor or float
+        Level :math:`\tau \in (0, 1)`.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The loss: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a bad ``reduction``; with validation on, also on a non-finite
+        ``pred`` or ``target`` or a ``quantile`` outside (0, 1).
+
+    Notes
+    -----
+    Not a full log-likelihood (it has no normalising constant, in nats or otherwise), hence its
+    name. ``quantile=0.5`` as a Python number runs the fused :func:`torch.nn.functional.l1_loss`.
+    Derived in chapter ``book/continuous/robust.md``.
+
+    References
+    ----------
+    R. Koenker, G. Bassett, "Regression quantiles", Econometrica 46(1), 1978.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import pinball_loss
+    >>> y = torch.tensor([1.0, 3.0])
+    >>> pinball_loss(torch.tensor([2.0, 2.0]), y, 0.9, reduction="none")
+    tensor([0.1000, 0.9000])
+    """
+    fn = "pinball_loss"
+    _check_reduction(fn, reduction)
+    if _is_number(quantile):
+        tau = float(quantile)
+        _check_number(fn, "quantile", tau, 0.0 < tau < 1.0, "in (0, 1)")
+        pred_t, target_t = _convert(pred, target)
+        _broadcast_to_target(fn, [("pred", pred_t.shape), ("quantile", ())], target_t.shape)
+        if validation_enabled():
+            _Checks(fn).finite("pred", pred_t).finite("target", target_t).raise_first()
+        if pred_t.shape != target_t.shape:
+            pred_t = pred_t.expand(target_t.shape)
+        if tau == 0.5:
+            return 0.5 * F.l1_loss(pred_t, target_t, reduction=reduction)
+        diff = target_t - pred_t
+        return _reduce(diff * (tau - (diff < 0).to(diff.dtype)), reduction)
+    pred_t, target_t, q_t = _convert(pred, target, quantile)
+    _broadcast_to_target(fn, [("pred", pred_t.shape), ("quantile", q_t.shape)], target_t.shape)
+    if validation_enabled():
+        checks = _Checks(fn).finite("pred", pred_t).finite("target", target_t)
+        checks.add("quantile must be in (0, 1)", q_t, ~((q_t > 0) & (q_t < 1)))
+        checks.raise_first()
+    diff = target_t - pred_t
+    return _reduce(diff * (q_t - (diff < 0).to(diff.dtype)), reduction)
