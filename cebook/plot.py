@@ -552,7 +552,8 @@ def bin_probabilities(
 ) -> Axes:
     r"""Bar chart of a predicted distribution over bins, with the target and the truth.
 
-    One bar per bin, centred on the bin and as wide as it. With ``density=True`` each bar's
+    One bar per bin, centred on the bin and as wide as it; the target is a solid black line, the
+    truth dashed black. With ``density=True`` each bar's
     height is its probability divided by its width, a density comparable with a continuous law's
     (the ``log(width)`` term of :meth:`cebook.bins.Bins.density_nll`); ``truth`` (a scalar law)
     is then drawn as its density, otherwise as its mass in each bin. Used in
@@ -654,7 +655,7 @@ def bin_probabilities(
                 )
     if target is not None:
         value = float(torch.as_tensor(target).detach().cpu())
-        ax.axvline(value, color=_TRUTH_COLOR, linestyle="--", linewidth=1.2, label="target")
+        ax.axvline(value, color=_TRUTH_COLOR, linestyle="-", linewidth=1.0, label="target")
     ax.set_xlabel("$y$")
     ax.set_ylabel("probability density" if density else "probability")
     return ax
