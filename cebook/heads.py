@@ -17,8 +17,8 @@ matching :mod:`torch.distributions` object, for sampling, quantiles and plots. T
 separate from the score (negative log-likelihood, CRPS, ...), as in GluonTS' ``DistributionOutput``
 and NGBoost.
 
-Conventions shared by every head
---------------------------------
+Conventions shared by every head:
+
 * ``out_features=None`` gives one scalar target per example: parameters of shape ``(...,)`` for
   features of shape ``(..., in_features)``; an int ``d`` gives ``d`` independent targets per
   example, parameters of shape ``(..., d)``.
@@ -201,7 +201,9 @@ class _LocScaleHead(_Head):
 
 
 class GaussianHead(_LocScaleHead):
-    r"""Mean and standard deviation of a normal law: ``(loc, scale)`` for :func:`gaussian_nll`.
+    r"""Mean and standard deviation of a normal law, ``(loc, scale)``.
+
+    The parameters of :func:`~cebook.losses.gaussian_nll`.
 
     ``scale = softplus(raw) + min_scale`` (the standard deviation, not the variance). With
     ``link="exp"`` the raw output is :math:`\log\sigma` instead, i.e. half the
@@ -242,7 +244,9 @@ class GaussianHead(_LocScaleHead):
 
 
 class LaplaceHead(_LocScaleHead):
-    r"""Location and scale of a Laplace law: ``(loc, scale)`` for :func:`laplace_nll`.
+    r"""Location and scale of a Laplace law, ``(loc, scale)``.
+
+    The parameters of :func:`~cebook.losses.laplace_nll`.
 
     The scale :math:`b` (the mean absolute deviation; the standard deviation is :math:`\sqrt2 b`)
     is ``softplus(raw) + min_scale``. Used in ``book/continuous/robust.md``.
@@ -277,7 +281,7 @@ class LaplaceHead(_LocScaleHead):
 
 class LogNormalHead(_LocScaleHead):
     r"""Parameters of a log-normal law: ``(loc, scale)`` of :math:`\log y`, for
-    :func:`lognormal_nll`.
+    :func:`~cebook.losses.lognormal_nll`.
 
     ``loc`` and ``scale`` are the mean and standard deviation of :math:`\log y`; the median of
     :math:`y` is :math:`e^{\text{loc}}` and its mean :math:`e^{\text{loc} + \text{scale}^2/2}`.
@@ -310,7 +314,9 @@ class LogNormalHead(_LocScaleHead):
 
 
 class StudentTHead(_Head):
-    r"""Parameters of a Student-t law: ``(df, loc, scale)`` for :func:`student_t_nll`.
+    r"""Degrees of freedom, location and scale of a Student-t law, ``(df, loc, scale)``.
+
+    The parameters of :func:`~cebook.losses.student_t_nll`.
 
     The degrees of freedom are learned, ``df = df_min + softplus(raw) + 1e-3``, unless ``df`` is a
     number, in which case they stay fixed (and the head returns them as a tensor of ``loc``'s
@@ -416,7 +422,7 @@ class _RateHead(_Head):
 
 
 class ExponentialHead(_RateHead):
-    r"""Rate of an exponential law: ``(rate,)`` for :func:`exponential_nll`.
+    r"""Rate of an exponential law: ``(rate,)`` for :func:`~cebook.losses.exponential_nll`.
 
     With the default log link, ``rate = exp(raw) + min_rate``: the loss
     :math:`f(x)\,y - \log f(x)` with :math:`f = \text{rate}`; the mean waiting time is
@@ -452,7 +458,7 @@ class ExponentialHead(_RateHead):
 
 
 class PoissonHead(_RateHead):
-    r"""Rate (mean) of a Poisson law: ``(rate,)`` for :func:`poisson_nll`.
+    r"""Rate (mean) of a Poisson law: ``(rate,)`` for :func:`~cebook.losses.poisson_nll`.
 
     With the default log link, ``rate = exp(raw) + min_rate``, so a linear head is a Poisson GLM
     and its weights are the GLM's coefficients (up to the ``1e-6`` floor). PyTorch's
@@ -489,7 +495,7 @@ class PoissonHead(_RateHead):
 
 
 class GammaHead(_Head):
-    r"""Parameters of a gamma law: ``(concentration, rate)`` for :func:`gamma_nll`.
+    r"""Parameters of a gamma law: ``(concentration, rate)`` for :func:`~cebook.losses.gamma_nll`.
 
     Internally the head predicts the **mean** :math:`\mu` and the shape :math:`k` (concentration),
     as a gamma GLM does, and returns ``rate = k / μ``. With the default log link
@@ -556,7 +562,7 @@ class GammaHead(_Head):
 
 class NegativeBinomialHead(_Head):
     r"""Parameters of a negative binomial law: ``(total_count, logits)`` for
-    :func:`negative_binomial_nll`.
+    :func:`~cebook.losses.negative_binomial_nll`.
 
     In PyTorch's convention (``probs`` is scipy's :math:`1-p`) the mean is
     ``total_count * exp(logits)`` and the variance ``mean * (1 + mean / total_count)``, so small
@@ -612,7 +618,9 @@ class NegativeBinomialHead(_Head):
 
 
 class BernoulliHead(_Head):
-    r"""Logits of a Bernoulli law: ``(logits,)`` for :func:`bernoulli_nll` (binary cross-entropy).
+    r"""Logits of a Bernoulli law, ``(logits,)``.
+
+    The parameter of :func:`~cebook.losses.bernoulli_nll` (binary cross-entropy).
 
     The probability is ``sigmoid(logits)``. The loss accepts soft targets in [0, 1] (an
     autoencoder's grey pixels); ``torch.distributions.Bernoulli`` itself only scores 0 and 1.
@@ -647,7 +655,9 @@ class BernoulliHead(_Head):
 
 
 class ContinuousBernoulliHead(BernoulliHead):
-    r"""Logits of a continuous Bernoulli law: ``(logits,)`` for :func:`continuous_bernoulli_nll`.
+    r"""Logits of a continuous Bernoulli law, ``(logits,)``.
+
+    The parameter of :func:`~cebook.losses.continuous_bernoulli_nll`.
 
     The continuous Bernoulli (Loaiza-Ganem & Cunningham 2019) is the normalised version of the
     binary cross-entropy on targets in [0, 1]; its mean is not ``sigmoid(logits)`` — read it from
@@ -676,7 +686,9 @@ class ContinuousBernoulliHead(BernoulliHead):
 
 
 class BetaHead(_Head):
-    r"""Parameters of a beta law: ``(concentration1, concentration0)`` for :func:`beta_nll`.
+    r"""Concentrations of a beta law, ``(concentration1, concentration0)``.
+
+    The parameters of :func:`~cebook.losses.beta_nll`.
 
     Internally the head predicts a mean :math:`\mu = \sigma(\text{raw})` and a precision
     :math:`\phi = \operatorname{softplus}(\text{raw}_\phi) + \text{min\_precision}`, as beta
@@ -745,7 +757,7 @@ class BetaHead(_Head):
 
 class MVNHead(_Head):
     r"""Mean and Cholesky factor of a multivariate normal law: ``(loc, scale_tril)`` for
-    :func:`mvn_nll`.
+    :func:`~cebook.losses.mvn_nll`.
 
     For a target of dimension :math:`d` the layer has :math:`d + d(d+1)/2` outputs: the mean, the
     diagonal of :math:`L` through ``softplus + min_scale`` (so :math:`L` is a valid Cholesky factor
@@ -812,7 +824,7 @@ class MVNHead(_Head):
 
 class GMMHead(_Head):
     r"""Parameters of a mixture of :math:`K` normal laws: ``(logits, loc, scale)`` for
-    :func:`gmm_nll`, each of shape ``(..., K)``.
+    :func:`~cebook.losses.gmm_nll`, each of shape ``(..., K)``.
 
     A mixture density network's output layer (Bishop 1994): mixing weights ``softmax(logits)``,
     component means ``loc`` and standard deviations ``softplus(raw) + min_scale``. The biases of the
@@ -887,7 +899,7 @@ class GMMHead(_Head):
 
 class CategoricalHead(_Head):
     r"""Logits over the bins of a discretised target: ``(logits,)`` of shape ``(..., K)``, for
-    :func:`categorical_nll` or :meth:`cebook.bins.Bins.density_nll`.
+    :func:`~cebook.losses.categorical_nll` or :meth:`cebook.bins.Bins.density_nll`.
 
     Regression by classification (WaveNet; two-hot, HL-Gauss): the network scores each of the
     :math:`K` bins and the softmax gives their probabilities. ``head.distribution(logits)`` is the
