@@ -32,7 +32,7 @@ lint:
 	$(BIN)/ruff format --check cebook tests benchmarks
 
 unit:
-	$(BIN)/pytest tests --ignore=tests/book -n 2
+	OMP_NUM_THREADS=1 $(BIN)/pytest tests --ignore=tests/book -n 2
 
 chapters:
 	rm -rf $(NBDIR)
@@ -40,7 +40,7 @@ chapters:
 	for f in $(CHAPTERS); do \
 	  $(BIN)/jupytext --quiet --to ipynb --output $(NBDIR)/$${f%.md}.ipynb $$f || exit 1; \
 	done
-	$(BIN)/pytest $(NBDIR) --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
+	OMP_NUM_THREADS=1 $(BIN)/pytest $(NBDIR) --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
 	  -n 2 --dist loadfile -p no:cacheprovider --rootdir=.
 
 build:

@@ -62,9 +62,9 @@ def refuse(*args, **kwargs):
 socket.socket.connect = refuse
 backend = matplotlib.get_backend()
 rc = dict(matplotlib.rcParams)
+import torch
 filters = list(warnings.filters)
 random.seed(99); expected = random.random(); random.seed(99)
-import torch
 torch.manual_seed(99); torch_expected = torch.rand(1); torch.manual_seed(99)
 import cebook, cebook.losses, cebook.bins, cebook.heads, cebook.metrics, cebook.data, cebook.plot
 assert random.random() == expected, "python RNG touched"
