@@ -221,7 +221,10 @@ def symlog(x: torch.Tensor | float) -> torch.Tensor:
     tensor([-4.6052,  0.0000,  0.4055, 13.8155])
     """
     x = _float_tensor(x)
-    return torch.sign(x) * torch.log1p(x.abs())
+    # x * log1p(|x|)/|x| rather than sign(x) log1p(|x|): the same values, and slope 1 at 0
+    magnitude = x.abs()
+    safe = torch.where(magnitude > 0, magnitude, torch.ones_like(magnitude))
+    return x * torch.where(magnitude > 0, torch.log1p(safe) / safe, torch.ones_like(safe))
 
 
 def symexp(x: torch.Tensor | float) -> torch.Tensor:
@@ -250,7 +253,11 @@ def symexp(x: torch.Tensor | float) -> torch.Tensor:
     True
     """
     x = _float_tensor(x)
-    return torch.sign(x) * torch.expm1(x.abs())
+    # x * expm1(|x|)/|x|: slope 1 at 0 (sign(x) expm1(|x|) would have slope 0 in autograd)
+    magnitude = x.abs()
+    safe = torch.where(magnitude > 0, magnitude, torch.ones_like(magnitude))
+    ratio = torch.where(magnitude > 0, torch.expm1(safe) / safe, torch.ones_like(safe))
+    return torch.where(torch.isinf(ratio), torch.sign(x) * ratio, x * ratio)
 
 
 # --------------------------------------------------------------------------------------------
