@@ -789,10 +789,12 @@ def _nodes(t, low, high, centre, scale, law_dtype):
     u = 0.5 * math.pi * torch.sinh(t)
 
     def tame(weight: torch.Tensor, *values: torch.Tensor) -> list[torch.Tensor]:
-        # Where a map under- or overflows, give the node weight 0 and harmless values.
+        # Where a map under- or overflows, give the node weight 0 and harmless values. Nodes stay
+        # within 1e100 scales of the centre, so that squares in log_prob stay finite (an
+        # infinite log-density times a zero mass would make the gradient NaN).
         keep = torch.isfinite(weight) & (weight > 0)
         for v in values:
-            keep = keep & torch.isfinite(v)
+            keep = keep & (v.abs() <= 1e100)
         zero = torch.zeros_like(weight)
         return [torch.where(keep, weight, zero)] + [torch.where(keep, v, zero) for v in values]
 
@@ -846,7 +848,7 @@ def _nodes(t, low, high, centre, scale, law_dtype):
 
 
 def _quadrature(
-    integrand: Callable[[torch.Tensor], torch.Tensor],
+    integrand: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     low: torch.Tensor,
     high: torch.Tensor,
     centre: torch.Tensor,
@@ -854,8 +856,12 @@ def _quadrature(
     caller: str,
     law_dtype: torch.dtype,
 ) -> torch.Tensor:
-    """Integral of ``integrand`` over ``[low, high]`` per batch element, by the trapezoid rule in
-    the double-exponential variable, halving the step until two estimates agree."""
+    """Integral over ``[low, high]`` per batch element, by the trapezoid rule in the
+    double-exponential variable, halving the step until two estimates agree.
+
+    ``integrand(x, log_w)`` returns the weighted values :math:`w f(x)` at the nodes, given the
+    log-weights (``-inf`` for dropped nodes), so that a huge density times a tiny weight is
+    formed in log space and never overflows."""
     dtype, device = low.dtype, low.device
     # Half-line scale: the distance from the bound to the centre, if the centre is inside.
     gap = torch.where(torch.isfinite(low), centre - low, high - centre)
@@ -865,8 +871,7 @@ def _quadrature(
 
     def level_sum(t: torch.Tensor) -> torch.Tensor:
         x, w = _nodes(t, low, high, centre, scale, law_dtype)
-        f = integrand(x)
-        return torch.where(w > 0, w * f, torch.zeros_like(f)).sum(dim=0)
+        return integrand(x, torch.log(w)).sum(dim=0)
 
     h = _H0
     total = h * level_sum(torch.arange(-n0, n0 + 1, dtype=dtype, device=device) * h)
@@ -928,19 +933,33 @@ def _numerical_expectation(p: D.Distribution, q: D.Distribution, kind: str, call
 
         return _discrete_sum(p, summand, low, high, shape, work, device, caller).to(out_dtype)
     law_dtype = out_dtype if dtype_q == dtype_p == torch.float64 else torch.float32
+    centre_q = _location_scale(q, shape, work, device)[0]
     result = torch.zeros(shape, dtype=work, device=device)
     # E_p[g] = sum_k w_k E_{p_k}[g] for a mixture: one quadrature per component, with nodes
     # placed on that component's mass (a mixture's mean and spread can miss narrow components).
     for log_measure, centre, scale in _pieces(p, shape, work, device):
 
-        def integrand(x: torch.Tensor, log_measure=log_measure) -> torch.Tensor:
-            mass = torch.exp(log_measure(x))
+        def integrand(x: torch.Tensor, log_w: torch.Tensor, log_measure=log_measure):
+            mass = torch.exp(log_measure(x) + log_w)
             return torch.where(mass > 0, mass * value(x), torch.zeros_like(mass))
 
         # Far from a bound (50 scales), treat that side as open: the nodes then follow the mass.
         low_ = torch.where(centre - low > 50 * scale, torch.full_like(low, -math.inf), low)
         high_ = torch.where(high - centre > 50 * scale, torch.full_like(high, math.inf), high)
-        result = result + _quadrature(integrand, low_, high_, centre, scale, caller, law_dtype)
+        # Split at p's and q's centres, where Laplace-like densities have their kink: a kink
+        # at the end of an interval costs the quadrature nothing, inside it costs digits.
+        other = torch.maximum(torch.minimum(centre_q, high), low)
+        cut_low, cut_high = torch.minimum(centre, other), torch.maximum(centre, other)
+        intervals = [
+            torch.stack(values)
+            for values in (
+                (low_, cut_low, cut_high),
+                (cut_low, cut_high, high_),
+                (centre, centre, centre),
+                (scale, scale, scale),
+            )
+        ]
+        result = result + _quadrature(integrand, *intervals, caller, law_dtype).sum(dim=0)
     return result.to(out_dtype)
 
 
@@ -997,8 +1016,8 @@ def _numerical_cdf(dist: D.Distribution, target: torch.Tensor) -> torch.Tensor:
     centre, scale = _location_scale(dist, shape, work, target.device)
     y = torch.minimum(torch.maximum(target.detach().to(work), low), high)
 
-    def density(x: torch.Tensor) -> torch.Tensor:
-        return torch.exp(_log_prob(dist, x, shape))
+    def density(x: torch.Tensor, log_w: torch.Tensor) -> torch.Tensor:
+        return torch.exp(_log_prob(dist, x, shape) + log_w)
 
     left_end = torch.minimum(y, centre)
     right_start = torch.maximum(y, centre)
