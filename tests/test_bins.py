@@ -418,3 +418,50 @@ def test_symlog_symexp():
     bins = Bins(torch.linspace(-20, 20, 256, dtype=torch.float64))
     value = torch.tensor(1234.5, dtype=torch.float64)
     assert float(symexp(bins.two_hot(symlog(value)) @ bins.centers)) == pytest.approx(1234.5)
+
+
+# ---------------------------------------------------------------------------- devices, compile
+
+
+def test_methods_follow_the_input_device_and_dtype():
+    # The meta device holds no data: every method must place its tables on the input's device
+    # (validation off: the checks would read the data back).
+    bins = Bins.uniform(0.0, 1.0, 10)
+    y, logits = torch.empty(3, device="meta"), torch.empty(3, 10, device="meta")
+    with cebook.validation(False):
+        outputs = [
+            bins.index(y),
+            bins.two_hot(y),
+            bins.hl_gauss(y),
+            bins.hl_gauss(y, sigma=0.1),
+            bins.decode(logits),
+            bins.decode(logits, "mode"),
+            bins.decode(logits, "interpolate"),
+            bins.density_nll(logits, y),
+            mu_law_encode(y),
+            mu_law_decode(y),
+            symlog(y),
+            symexp(y),
+        ]
+    assert all(out.device.type == "meta" for out in outputs)
+    y64 = torch.rand(3, dtype=torch.float64)
+    for out in (bins.two_hot(y64), bins.hl_gauss(y64), bins.decode(torch.zeros(3, 10).double())):
+        assert out.dtype == torch.float64
+
+
+def test_a_training_step_compiles_whole_with_validation_off():
+    bins = Bins.uniform(0.0, 1.0, 10)
+
+    def step(logits, y):
+        return (
+            bins.density_nll(logits, y)
+            + torch.nn.functional.cross_entropy(logits, bins.hl_gauss(y))
+            + torch.nn.functional.cross_entropy(logits, bins.two_hot(y))
+            + bins.decode(logits, "interpolate").sum()
+        )
+
+    logits, y = torch.randn(4, 10), torch.rand(4)
+    torch._dynamo.reset()
+    with cebook.validation(False):
+        compiled = torch.compile(step, fullgraph=True, backend="eager")
+        assert torch.allclose(compiled(logits, y), step(logits, y))

@@ -424,3 +424,25 @@ def test_cross_entropy_and_kl_errors():
     with pytest.raises(ValueError, match=r"cross_entropy: p must be a law of scalars .*\(2,\)"):
         cross_entropy(mvn, mvn, method="numerical")
     assert float(cross_entropy(mvn, mvn)) == pytest.approx(math.log(2 * math.pi * math.e))
+
+
+def test_crps_follow_the_device_and_compile_whole_with_validation_off():
+    meta = torch.empty(3, device="meta")
+    with cebook.validation(False):
+        for out in (
+            crps_gaussian(meta, meta, meta),
+            crps_laplace(meta, meta, meta),
+            crps_ensemble(torch.empty(3, 5, device="meta"), meta),
+        ):
+            assert out.device.type == "meta"
+
+    def score(loc, scale, y, samples):
+        return (
+            crps_gaussian(loc, scale, y) + crps_laplace(loc, scale, y) + crps_ensemble(samples, y)
+        )
+
+    args = (torch.zeros(3), torch.ones(3), torch.rand(3), torch.randn(3, 5))
+    torch._dynamo.reset()
+    with cebook.validation(False):
+        compiled = torch.compile(score, fullgraph=True, backend="eager")
+        assert torch.allclose(compiled(*args), score(*args))
