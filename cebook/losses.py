@@ -142,11 +142,14 @@ def _shape(shape: Sequence[int]) -> str:
 
 
 def _broadcast_to_target(
-    fn: str, named: Sequence[tuple[str, Sequence[int]]], target_shape: Sequence[int]
+    fn: str,
+    named: Sequence[tuple[str, Sequence[int]]],
+    target_shape: Sequence[int],
+    target_name: str = "target",
 ) -> None:
     """Raise unless broadcasting the named shapes with ``target_shape`` gives ``target_shape``."""
     desc = ", ".join(f"{name} {_shape(s)}" for name, s in named)
-    desc += f" and target {_shape(target_shape)}"
+    desc += f" and {target_name} {_shape(target_shape)}"
     try:
         shape = torch.broadcast_shapes(*[tuple(s) for _, s in named], tuple(target_shape))
     except RuntimeError:
@@ -166,37 +169,61 @@ def _fmt(value: float | int | bool) -> str:
 
 
 class _Checks:
-    """Collect support and parameter checks; raise for the first failing one with one sync."""
+    """Collect support and parameter checks; raise for the first failing one, with one sync.
+
+    Each check holds the values and a boolean mask of the valid ones. The fast path reduces every
+    mask with ``all`` and reads the flags back in one host-device synchronisation; only when a
+    check fails does the slow path find an offending value and describe it.
+    """
 
     def __init__(self, fn: str) -> None:
         self.fn = fn
-        self.items: list[tuple[str, Tensor, Tensor]] = []
+        self.items: list[tuple[str | None, str, Tensor, Tensor]] = []
 
-    def add(self, requirement: str, values: Tensor, bad: Tensor) -> _Checks:
-        self.items.append((requirement, values, bad))
+    def add(self, requirement: str, values: Tensor, ok: Tensor) -> _Checks:
+        """``requirement`` reads "<argument> must be <condition>"; ``ok`` marks valid values."""
+        self.items.append((None, requirement, values, ok))
         return self
 
     def finite(self, name: str, values: Tensor) -> _Checks:
-        return self.add(f"{name} must be finite", values, ~torch.isfinite(values))
+        return self.add(f"{name} must be finite", values, torch.isfinite(values))
 
     def positive(self, name: str, values: Tensor) -> _Checks:
-        self.add(f"{name} must be > 0", values, ~(values > 0))
-        return self.add(f"{name} must be finite", values, torch.isinf(values))
+        # NaN fails both comparisons; the message says "> 0" unless the value is infinite.
+        self.items.append((name, f"{name} must be > 0", values, (values > 0) & (values < math.inf)))
+        return self
+
+    def nonnegative(self, name: str, values: Tensor) -> _Checks:
+        ok = (values >= 0) & (values < math.inf)
+        self.items.append((name, f"{name} must be >= 0", values, ok))
+        return self
 
     def raise_first(self) -> None:
         if not self.items:
             return
-        device = self.items[0][2].device
-        flags = torch.stack([bad.any().to(device) for _, _, bad in self.items]).tolist()
-        for flag, (requirement, values, bad) in zip(flags, self.items, strict=True):
-            if flag:
+        device = self.items[0][3].device
+        flags = torch.stack([ok.all().to(device) for *_, ok in self.items]).tolist()
+        for flag, (name, requirement, values, ok) in zip(flags, self.items, strict=True):
+            if not flag:
+                bad = ~ok
                 offending = values.expand(bad.shape)[bad][0].item()
+                if name is not None and offending == math.inf:
+                    requirement = f"{name} must be finite"
+                if "{}" in requirement:
+                    raise ValueError(f"{self.fn}: " + requirement.format(_fmt(offending)))
                 raise ValueError(f"{self.fn}: {requirement}, got {_fmt(offending)}")
 
 
 def _check_number(fn: str, name: str, value: float, ok: bool, requirement: str) -> None:
+    """Check a Python-number argument (free: no tensor involved)."""
     if not ok:
         raise ValueError(f"{fn}: {name} must be {requirement}, got {_fmt(float(value))}")
+
+
+def _check_positive_number(fn: str, name: str, value: float) -> None:
+    if validation_enabled():
+        _check_number(fn, name, value, value > 0, "> 0")
+        _check_number(fn, name, value, value < math.inf, "finite")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -285,7 +312,7 @@ def gaussian_nll(
         sigma = float(scale)
         loc_t, target_t = _convert(loc, target)
         _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", ())], target_t.shape)
-        _check_number(fn, "scale", sigma, 0 < sigma < math.inf, "finite and > 0")
+        _check_positive_number(fn, "scale", sigma)
         if validation_enabled():
             _Checks(fn).finite("loc", loc_t).finite("target", target_t).raise_first()
         if loc_t.shape != target_t.shape:
@@ -305,28 +332,36 @@ def gaussian_nll(
     part = 0.5 * z.square() + torch.log(scale_t)
     if beta == 0.0:
         return _reduce(part, reduction, _HALF_LOG_2PI)
-    weight = scale_t.detach() ** (2.0 * beta)
+    power = 2.0 * beta
+    weight = scale_t.detach()
+    if power == 2.0:
+        weight = weight.square()
+    elif power != 1.0:
+        weight = weight**power
     return _reduce((part + _HALF_LOG_2PI) * weight, reduction)
 
 
-def _solve_lower(scale_tril: Tensor, diff: Tensor) -> Tensor:
-    """Solve ``scale_tril @ x = diff`` for ``x`` (lower triangular, event dimension last)."""
+def _mahalanobis_sq(scale_tril: Tensor, diag: Tensor, diff: Tensor) -> Tensor:
+    """Squared norm of ``x`` solving ``scale_tril @ x = diff`` (event dimension last)."""
     d = diff.shape[-1]
     if d <= 8:
         # Forward substitution unrolled over the (static) event dimension: elementwise kernels
-        # over the batch, much faster than one tiny triangular solve per example.
+        # over the batch, faster than one tiny triangular solve per example.
         cols = list(diff.unbind(-1))
-        sol = []
+        total = None
         for i in range(d):
-            x_i = cols[i] / scale_tril[..., i, i]
-            sol.append(x_i)
+            x_i = cols[i] / diag[..., i]
+            total = x_i.square() if total is None else total + x_i.square()
             for j in range(i + 1, d):
                 cols[j] = cols[j] - scale_tril[..., j, i] * x_i
-        return torch.stack(sol, -1)
+        return total
     if scale_tril.dim() == 2:
         flat = diff.reshape(-1, d).mT
-        return torch.linalg.solve_triangular(scale_tril, flat, upper=False).mT.reshape(diff.shape)
-    return torch.linalg.solve_triangular(scale_tril, diff.unsqueeze(-1), upper=False).squeeze(-1)
+        sol = torch.linalg.solve_triangular(scale_tril, flat, upper=False).mT.reshape(diff.shape)
+    else:
+        sol = torch.linalg.solve_triangular(scale_tril, diff.unsqueeze(-1), upper=False)
+        sol = sol.squeeze(-1)
+    return sol.square().sum(-1)
 
 
 def mvn_nll(
@@ -406,22 +441,22 @@ def mvn_nll(
         )
     _broadcast_to_target(
         fn,
-        [("loc", loc_t.shape[:-1]), ("scale_tril", tril_t.shape[:-2])],
+        [("loc batch", loc_t.shape[:-1]), ("scale_tril batch", tril_t.shape[:-2])],
         target_t.shape[:-1],
+        "target batch",
     )
     if validation_enabled():
         diag = tril_t.diagonal(dim1=-2, dim2=-1)
         checks = _Checks(fn).finite("loc", loc_t).finite("scale_tril", tril_t)
         checks.add(
-            "scale_tril must be lower triangular, an entry above the diagonal is not 0",
+            "scale_tril must be lower triangular, got {} above the diagonal",
             tril_t,
-            torch.triu(tril_t, 1) != 0,
+            torch.triu(tril_t, 1) == 0,
         )
-        checks.add("scale_tril's diagonal must be > 0", diag, ~(diag > 0))
+        checks.add("scale_tril's diagonal must be > 0", diag, diag > 0)
         checks.finite("target", target_t).raise_first()
-    sol = _solve_lower(tril_t, target_t - loc_t)
-    half_log_det = tril_t.diagonal(dim1=-2, dim2=-1).log().sum(-1)
-    part = 0.5 * sol.square().sum(-1) + half_log_det
+    diag = tril_t.diagonal(dim1=-2, dim2=-1)
+    part = 0.5 * _mahalanobis_sq(tril_t, diag, target_t - loc_t) + diag.log().sum(-1)
     if part.shape != target_t.shape[:-1]:
         part = part.expand(target_t.shape[:-1])
     return _reduce(part, reduction, d * _HALF_LOG_2PI)
@@ -483,7 +518,7 @@ def laplace_nll(
         b = float(scale)
         loc_t, target_t = _convert(loc, target)
         _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", ())], target_t.shape)
-        _check_number(fn, "scale", b, 0 < b < math.inf, "finite and > 0")
+        _check_positive_number(fn, "scale", b)
         if validation_enabled():
             _Checks(fn).finite("loc", loc_t).finite("target", target_t).raise_first()
         if loc_t.shape != target_t.shape:
@@ -563,7 +598,7 @@ def student_t_nll(
     _check_reduction(fn, reduction)
     if _is_number(df):
         nu = float(df)
-        _check_number(fn, "df", nu, 0 < nu < math.inf, "finite and > 0")
+        _check_positive_number(fn, "df", nu)
         loc_t, scale_t, target_t = _convert(loc, scale, target)
         named = [("df", ()), ("loc", loc_t.shape), ("scale", scale_t.shape)]
         _broadcast_to_target(fn, named, target_t.shape)
@@ -650,8 +685,7 @@ def exponential_nll(
     _broadcast_to_target(fn, [("rate", rate_t.shape)], target_t.shape)
     if validation_enabled():
         checks = _Checks(fn).positive("rate", rate_t)
-        checks.add("target must be >= 0", target_t, ~(target_t >= 0))
-        checks.finite("target", target_t).raise_first()
+        checks.nonnegative("target", target_t).raise_first()
     return _reduce(rate_t * target_t - torch.log(rate_t), reduction)
 
 
@@ -696,9 +730,9 @@ def gamma_nll(
     Notes
     -----
     Equals ``-torch.distributions.Gamma(concentration, rate).log_prob(target)``. The target must
-    be strictly positive (at :math:`y = 0` the density is 0 or infinite unless
-    :math:`\alpha = 1`); with validation off, :math:`y = 0` follows PyTorch's ``xlogy``
-    convention. Derived in chapter ``book/continuous/positive.md``.
+    be strictly positive: at :math:`y = 0` the density is 0 or infinite unless
+    :math:`\alpha = 1` (PyTorch accepts 0; with validation off this function returns ``inf`` or
+    ``nan`` there). Derived in chapter ``book/continuous/positive.md``.
 
     Examples
     --------
@@ -719,12 +753,8 @@ def gamma_nll(
     if validation_enabled():
         checks = _Checks(fn).positive("concentration", alpha_t).positive("rate", rate_t)
         checks.positive("target", target_t).raise_first()
-    part = (
-        rate_t * target_t
-        - torch.xlogy(alpha_t - 1.0, target_t)
-        - torch.xlogy(alpha_t, rate_t)
-        + torch.lgamma(alpha_t)
-    )
+    log_y = torch.log(target_t)
+    part = rate_t * target_t + log_y - alpha_t * (log_y + torch.log(rate_t)) + torch.lgamma(alpha_t)
     return _reduce(part, reduction)
 
 
@@ -800,8 +830,8 @@ def lognormal_nll(
 
 
 def _count_checks(checks: _Checks, target: Tensor) -> _Checks:
-    ok = (target >= 0) & (target == torch.floor(target)) & torch.isfinite(target)
-    return checks.add("target must be a non-negative integer (a count)", target, ~ok)
+    ok = (target >= 0) & (target == torch.floor(target)) & (target < math.inf)
+    return checks.add("target must be a non-negative integer (a count)", target, ok)
 
 
 def poisson_nll(
@@ -861,7 +891,7 @@ def poisson_nll(
     if validation_enabled():
         checks = _Checks(fn).positive("rate", rate_t)
         _count_checks(checks, target_t).raise_first()
-    part = rate_t - torch.xlogy(target_t, rate_t) + torch.lgamma(target_t + 1.0)
+    part = rate_t - target_t * torch.log(rate_t) + torch.lgamma(target_t + 1.0)
     return _reduce(part, reduction)
 
 
@@ -1010,7 +1040,7 @@ def bernoulli_nll(
     _broadcast_to_target(fn, [("logits", logits_t.shape)], target_t.shape)
     if validation_enabled():
         checks = _Checks(fn).finite("logits", logits_t)
-        checks.add("target must be in [0, 1]", target_t, ~((target_t >= 0) & (target_t <= 1)))
+        checks.add("target must be in [0, 1]", target_t, (target_t >= 0) & (target_t <= 1))
         checks.raise_first()
     if logits_t.shape != target_t.shape:
         logits_t = logits_t.expand(target_t.shape)
@@ -1106,7 +1136,7 @@ def continuous_bernoulli_nll(
     _broadcast_to_target(fn, [("logits", logits_t.shape)], target_t.shape)
     if validation_enabled():
         checks = _Checks(fn).finite("logits", logits_t)
-        checks.add("target must be in [0, 1]", target_t, ~((target_t >= 0) & (target_t <= 1)))
+        checks.add("target must be in [0, 1]", target_t, (target_t >= 0) & (target_t <= 1))
         checks.raise_first()
     if logits_t.shape != target_t.shape:
         logits_t = logits_t.expand(target_t.shape)
@@ -1161,8 +1191,8 @@ def beta_nll(
     -----
     Equals ``-torch.distributions.Beta(concentration1, concentration0).log_prob(target)``.
     Validation rejects the end points 0 and 1, where the density is 0 or infinite unless a
-    concentration is 1 (PyTorch accepts them); with validation off they follow PyTorch's
-    ``xlogy`` convention. In float32, :math:`\log B(\alpha, \beta)` loses accuracy when both
+    concentration is 1 (PyTorch accepts them; with validation off this function returns ``inf``
+    or ``nan`` there). In float32, :math:`\log B(\alpha, \beta)` loses accuracy when both
     concentrations are large (about :math:`10^5` and above), as in PyTorch. Derived in chapter
     ``book/unit_interval/bce.md``.
 
@@ -1181,14 +1211,16 @@ def beta_nll(
     _broadcast_to_target(fn, named, target_t.shape)
     if validation_enabled():
         checks = _Checks(fn).positive("concentration1", a_t).positive("concentration0", b_t)
-        checks.add("target must be in (0, 1)", target_t, ~((target_t > 0) & (target_t < 1)))
+        checks.add("target must be in (0, 1)", target_t, (target_t > 0) & (target_t < 1))
         checks.raise_first()
+    log_y, log_1my = torch.log(target_t), torch.log1p(-target_t)
     part = (
         torch.lgamma(a_t)
         + torch.lgamma(b_t)
         - torch.lgamma(a_t + b_t)
-        - torch.xlogy(a_t - 1.0, target_t)
-        - torch.xlogy(b_t - 1.0, 1.0 - target_t)
+        - a_t * log_y
+        - b_t * log_1my
+        + (log_y + log_1my)
     )
     return _reduce(part, reduction)
 
@@ -1285,7 +1317,7 @@ def categorical_nll(
             checks.add(
                 f"target must be a class index in [0, {k - 1}]",
                 target,
-                ~((target >= 0) & (target < k)),
+                (target >= 0) & (target < k),
             )
             checks.raise_first()
         if logits_t.shape[:-1] != shape:
@@ -1310,12 +1342,12 @@ def categorical_nll(
         checks.add(
             "target probabilities must be in [0, 1]",
             target_t,
-            ~((target_t >= 0) & (target_t <= 1)),
+            (target_t >= 0) & (target_t <= 1),
         )
         checks.add(
-            "target probabilities must sum to 1 over the last dimension, a sum is",
+            "target probabilities must sum to 1 over the last dimension, got a sum of {}",
             sums,
-            ~((sums - 1.0).abs() <= tol),
+            (sums - 1.0).abs() <= tol,
         )
         checks.raise_first()
     if logits_t.shape != shape:
@@ -1477,7 +1509,8 @@ def pinball_loss(
     _check_reduction(fn, reduction)
     if _is_number(quantile):
         tau = float(quantile)
-        _check_number(fn, "quantile", tau, 0.0 < tau < 1.0, "in (0, 1)")
+        if validation_enabled():
+            _check_number(fn, "quantile", tau, 0.0 < tau < 1.0, "in (0, 1)")
         pred_t, target_t = _convert(pred, target)
         _broadcast_to_target(fn, [("pred", pred_t.shape), ("quantile", ())], target_t.shape)
         if validation_enabled():
@@ -1492,7 +1525,7 @@ def pinball_loss(
     _broadcast_to_target(fn, [("pred", pred_t.shape), ("quantile", q_t.shape)], target_t.shape)
     if validation_enabled():
         checks = _Checks(fn).finite("pred", pred_t).finite("target", target_t)
-        checks.add("quantile must be in (0, 1)", q_t, ~((q_t > 0) & (q_t < 1)))
+        checks.add("quantile must be in (0, 1)", q_t, (q_t > 0) & (q_t < 1))
         checks.raise_first()
     diff = target_t - pred_t
     return _reduce(diff * (q_t - (diff < 0).to(diff.dtype)), reduction)
