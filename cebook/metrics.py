@@ -763,10 +763,8 @@ def _log_prob(dist: D.Distribution, x: torch.Tensor, shape) -> torch.Tensor:
 _T_MAX = 6.75
 _H0 = 0.5
 _MIN_LEVEL = 4  # step 1/32 at least
-_MAX_LEVEL = 8  # step 1/512 at most (6145 nodes)
-_TOL = 1e-10
-
-
+_MAX_LEVEL = 8  # step 1/512 at most (7169 nodes per interval)
+_TOL = 1e-10  # target relative change between two levels (float64 laws)
 _WARN = {True: 1e-7, False: 1e-4}  # warn above these (float64 laws, float32 laws)
 
 
