@@ -304,7 +304,7 @@ def gaussian_nll(
     0.9814
     >>> gaussian_nll(loc, torch.tensor([1.0, 2.0]), y, reduction="none")
     tensor([1.0439, 1.6121])
-    >>> gaussian_nll(loc.unsqueeze(-1), 1.0, y)
+    >>> gaussian_nll(loc.unsqueeze(-1), 1.0, y)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
         ...
     ValueError: gaussian_nll: shapes loc (2, 1), scale () and target (2,) broadcast to (2, 2), ...
