@@ -1,10 +1,12 @@
 """Speed of cebook.losses against PyTorch's built-in losses and torch.distributions.
 
-Run from the repository root:  python benchmarks/losses.py  [--reps 15] [--device cpu|cuda]
+Run from the repository root:
+
+    python benchmarks/losses.py  [--threads 1] [--reps 15] [--budget 4] [--device cpu|cuda]
 
 For every loss it times one forward and backward pass on inputs of 2**20 float32 elements (the
-largest input: the target, or the logits for the categorical laws and the mixture) and prints the
-median time as a ratio to
+largest input: the target, or the logits for the categorical laws and the mixture; the
+multivariate normal has 2**19 events of dimension 2) and prints the time as a ratio to
 
 * the closest PyTorch built-in (``mse_loss``, ``l1_loss``, ``binary_cross_entropy_with_logits``,
   ``cross_entropy``, ``poisson_nll_loss(log_input=False, full=True)``, ``gaussian_nll_loss(full=
@@ -13,7 +15,8 @@ median time as a ratio to
 
 with cebook's validation on and off (``torch.distributions`` with ``validate_args`` on and off to
 match). The variants are interleaved in one process (A, B, C, A, B, C, ...) so that a change in the
-machine's load hits them alike, and the median of the repetitions is kept. The table is printed in
+machine's load hits them alike; each ratio is the median over rounds of the ratio of the two
+runs of one round (robust to a load that drifts between rounds). The table is printed in
 markdown and written to ``benchmarks/results/losses-<device>.md``. The target: at most 1.1x the
 fused built-in with validation off where a law reduces to one, and faster than torch.distributions.
 """
@@ -81,9 +84,9 @@ def _cases() -> list[Case]:
         return {
             "params": [loc, tril],
             "cebook": lambda: L.mvn_nll(loc, tril, y),
-            "dist": lambda v: -D.MultivariateNormal(loc, scale_tril=tril, validate_args=v)
-            .log_prob(y)
-            .mean(),
+            "dist": lambda v: (
+                -D.MultivariateNormal(loc, scale_tril=tril, validate_args=v).log_prob(y).mean()
+            ),
         }
 
     def laplace_fixed(dev):
@@ -156,9 +159,9 @@ def _cases() -> list[Case]:
         return {
             "params": [r, eta],
             "cebook": lambda: L.negative_binomial_nll(r, eta, y),
-            "dist": lambda v: -D.NegativeBinomial(r, logits=eta, validate_args=v)
-            .log_prob(y)
-            .mean(),
+            "dist": lambda v: (
+                -D.NegativeBinomial(r, logits=eta, validate_args=v).log_prob(y).mean()
+            ),
         }
 
     def bernoulli(dev):
@@ -177,9 +180,9 @@ def _cases() -> list[Case]:
             "params": [eta],
             "cebook": lambda: L.continuous_bernoulli_nll(eta, y),
             "builtin": lambda: F.binary_cross_entropy_with_logits(eta, y),
-            "dist": lambda v: -D.ContinuousBernoulli(logits=eta, validate_args=v)
-            .log_prob(y)
-            .mean(),
+            "dist": lambda v: (
+                -D.ContinuousBernoulli(logits=eta, validate_args=v).log_prob(y).mean()
+            ),
         }
 
     def beta(dev):
@@ -223,13 +226,15 @@ def _cases() -> list[Case]:
         return {
             "params": [logits, loc, scale],
             "cebook": lambda: L.gmm_nll(logits, loc, scale, y),
-            "dist": lambda v: -D.MixtureSameFamily(
-                D.Categorical(logits=logits, validate_args=v),
-                D.Normal(loc, scale, validate_args=v),
-                validate_args=v,
-            )
-            .log_prob(y)
-            .mean(),
+            "dist": lambda v: (
+                -D.MixtureSameFamily(
+                    D.Categorical(logits=logits, validate_args=v),
+                    D.Normal(loc, scale, validate_args=v),
+                    validate_args=v,
+                )
+                .log_prob(y)
+                .mean()
+            ),
         }
 
     def pinball(dev, q):
@@ -294,7 +299,8 @@ def _with_validation(fn: Callable[[], torch.Tensor], enabled: bool) -> Callable[
     return run
 
 
-def bench_case(case: Case, dev: torch.device, reps: int) -> dict[str, float]:
+def bench_case(case: Case, dev: torch.device, reps: int, budget_s: float) -> dict[str, float]:
+    """Median time of cebook and median ratios of paired runs (each pair ran back to back)."""
     torch.manual_seed(0)
     made = case.make(dev)
     params = made["params"]
@@ -307,28 +313,36 @@ def bench_case(case: Case, dev: torch.device, reps: int) -> dict[str, float]:
     if "builtin" in made:
         variants["builtin"] = made["builtin"]
     runners = {name: _timer(fn, params, dev) for name, fn in variants.items()}
+    start = time.perf_counter()
     for run in runners.values():  # warm-up
         run()
         run()
+    round_s = (time.perf_counter() - start) / 2
+    # cheap cases get more rounds (up to 8x), so that every case costs about budget_s
+    rounds = max(reps, min(8 * reps, int(budget_s / max(round_s, 1e-9))))
     times: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(reps):
+    for _ in range(rounds):
         for name, run in runners.items():
             times[name].append(run())
-    med = {name: statistics.median(ts) for name, ts in times.items()}
-    if "builtin" not in med:
-        med["builtin_off"], med["builtin_on"] = med["dist_off"], med["dist_on"]
-    else:
-        med["builtin_off"] = med["builtin_on"] = med["builtin"]
-    return med
+    builtin = "builtin" if "builtin" in times else None
 
+    def ratio(a: str, b: str) -> float:
+        return statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
 
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}"
+    return {
+        "cebook_ms": 1e3 * statistics.median(times["cebook_off"]),
+        "rounds": rounds,
+        "builtin_off": ratio("cebook_off", builtin or "dist_off"),
+        "builtin_on": ratio("cebook_on", builtin or "dist_on"),
+        "dist_off": ratio("cebook_off", "dist_off"),
+        "dist_on": ratio("cebook_on", "dist_on"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=15, help="timed repetitions per variant")
+    parser.add_argument("--reps", type=int, default=15, help="least timed rounds per loss")
+    parser.add_argument("--budget", type=float, default=4.0, help="seconds per loss (about)")
     parser.add_argument("--device", action="append", help="cpu, cuda (default: all present)")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
@@ -344,9 +358,12 @@ def main(argv: list[str] | None = None) -> int:
         lines = [
             f"### cebook.losses speed on {name} ({torch.cuda.get_device_name(dev) if name == 'cuda' else platform.processor() or platform.machine()})",  # noqa: E501
             "",
-            f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, float32, "
-            f"2**20 elements, forward + backward, median of {args.reps} interleaved runs. "
-            "Ratios < 1 mean cebook is faster. For a law with no built-in the built-in column "
+            f"`python benchmarks/losses.py {' '.join(argv if argv is not None else sys.argv[1:])}`"
+            f": torch {torch.__version__}, {torch.get_num_threads()} CPU threads, float32, "
+            f"2**20 elements, forward + backward. The variants run interleaved "
+            f"(A, B, C, A, B, C, ...; at least {args.reps} rounds, more for cheap losses) and each "
+            "ratio is the median of the ratios of runs from the same round. Ratios < 1 mean "
+            "cebook is faster. For a law with no built-in the built-in column "
             "repeats torch.distributions. Target: <= 1.1 against a fused built-in (marked *) "
             "with validation off, < 1 against torch.distributions.",
             "",
@@ -356,20 +373,14 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print(lines[0], file=sys.stderr)
         for case in _cases():
-            med = bench_case(case, dev, args.reps)
-            vs_builtin = med["cebook_off"] / med["builtin_off"]
-            vs_dist = med["cebook_off"] / med["dist_off"]
-            if case.fused:
-                met = vs_builtin <= 1.1 and vs_dist < 1
-            else:
-                met = vs_dist < 1
+            med = bench_case(case, dev, args.reps, args.budget)
+            vs_builtin, vs_dist = med["builtin_off"], med["dist_off"]
+            met = (vs_builtin <= 1.1 if case.fused else True) and vs_dist < 1
             builtin = (case.builtin_name + (" *" if case.fused else "")) or "— (distributions)"
             row = (
-                f"| {case.name} | {builtin} | {1e3 * med['cebook_off']:.2f} "
-                f"| {_ratio(med['cebook_off'], med['builtin_off'])} "
-                f"| {_ratio(med['cebook_on'], med['builtin_on'])} "
-                f"| {_ratio(med['cebook_off'], med['dist_off'])} "
-                f"| {_ratio(med['cebook_on'], med['dist_on'])} | {'met' if met else 'NOT met'} |"
+                f"| {case.name} | {builtin} | {med['cebook_ms']:.2f} "
+                f"| {med['builtin_off']:.2f} | {med['builtin_on']:.2f} "
+                f"| {med['dist_off']:.2f} | {med['dist_on']:.2f} | {'met' if met else 'NOT met'} |"
             )
             lines.append(row)
             print(row, file=sys.stderr)
