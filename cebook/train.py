@@ -124,7 +124,8 @@ def fit(
     lr, weight_decay : float
         Adam's learning rate and (L2) weight decay, used when ``optimizer`` is ``None``.
     optimizer : torch.optim.Optimizer, optional
-        An optimiser already built over ``model.parameters()``.
+        An optimiser already built over ``model.parameters()``; ``torch.optim.LBFGS`` works too
+        (each step passes it a closure).
     device : torch.device or str, optional
         Where to train; :func:`cebook.device` when ``None``.
     progress : bool
@@ -177,10 +178,15 @@ def fit(
     for epoch in epoch_range:
         total = torch.zeros((), device=dev)
         for index in _batches(n, batch_size, True, dev):
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[index]), y[index])
-            loss.backward()
-            optimizer.step()
+
+            def closure(index: torch.Tensor = index) -> torch.Tensor:
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x[index]), y[index])
+                loss.backward()
+                return loss
+
+            # A closure serves every optimiser, L-BFGS (which re-evaluates the loss) included.
+            loss = optimizer.step(closure)
             total = total + loss.detach() * index.numel()
         history[epoch] = total / n
     model.eval()

@@ -160,3 +160,24 @@ def test_fit_progress_bar_goes_to_stderr(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "fit" in captured.err
+
+
+def test_fit_drives_lbfgs():
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(100, 2, generator=generator, dtype=torch.float64)
+    y = x @ torch.tensor([[1.5], [-0.5]], dtype=torch.float64) + 0.1
+    solution = torch.linalg.lstsq(torch.cat([x, torch.ones(100, 1, dtype=torch.float64)], 1), y)
+    model = torch.nn.Linear(2, 1).double()
+    optimizer = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=50)
+    cebook.fit(
+        model,
+        torch.nn.functional.mse_loss,
+        x,
+        y,
+        epochs=3,
+        optimizer=optimizer,
+        device="cpu",
+        progress=False,
+    )
+    fitted = torch.cat([model.weight.squeeze(), model.bias])
+    assert torch.allclose(fitted, solution.solution.squeeze(), atol=1e-8)
