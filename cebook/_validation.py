@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import torch
+
 _enabled = True
 
 
@@ -67,3 +69,22 @@ def validation(enabled: bool) -> Iterator[None]:
         yield
     finally:
         set_validation(previous)
+
+
+def _show(values: torch.Tensor, limit: int = 5) -> str:
+    """A short text of the first few ``values`` (already selected), for error messages."""
+    flat = values.detach().reshape(-1).cpu()
+    shown = ", ".join(f"{v:.6g}" for v in flat[:limit].tolist())
+    more = f", ... ({flat.numel()} values)" if flat.numel() > limit else ""
+    return f"[{shown}{more}]"
+
+
+def _reduce(values: torch.Tensor, reduction: str, caller: str) -> torch.Tensor:
+    """Apply ``reduction`` ("mean", "sum" or "none"), naming ``caller`` on a bad value."""
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    if reduction == "none":
+        return values
+    raise ValueError(f"{caller}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")

@@ -44,7 +44,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from cebook._validation import validation_enabled
+from cebook._validation import _reduce, _show, validation_enabled
 
 __all__ = ["Bins", "mu_law_encode", "mu_law_decode", "symlog", "symexp"]
 
@@ -65,24 +65,6 @@ def _float_tensor(x: torch.Tensor | float | Sequence[float], like: torch.Tensor 
     if like is not None:
         return torch.as_tensor(x, dtype=like.dtype, device=like.device)
     return torch.as_tensor(x, dtype=torch.get_default_dtype())
-
-
-def _show(values: torch.Tensor, limit: int = 5) -> str:
-    """A short text of the first few ``values`` (already selected), for error messages."""
-    flat = values.detach().reshape(-1).cpu()
-    shown = ", ".join(f"{v:.6g}" for v in flat[:limit].tolist())
-    more = f", ... ({flat.numel()} values)" if flat.numel() > limit else ""
-    return f"[{shown}{more}]"
-
-
-def _reduce(values: torch.Tensor, reduction: str, caller: str) -> torch.Tensor:
-    if reduction == "mean":
-        return values.mean()
-    if reduction == "sum":
-        return values.sum()
-    if reduction == "none":
-        return values
-    raise ValueError(f"{caller}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def _check_mu(mu: float, caller: str) -> float:

@@ -43,7 +43,7 @@ from typing import Literal
 import torch
 from torch import distributions as D
 
-from cebook._validation import validation_enabled
+from cebook._validation import _reduce, _show, validation_enabled
 
 __all__ = [
     "crps_gaussian",
@@ -66,23 +66,6 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 # --------------------------------------------------------------------------------------------
 # helpers
-
-
-def _show(values: torch.Tensor, limit: int = 5) -> str:
-    flat = values.detach().reshape(-1).cpu()
-    shown = ", ".join(f"{v:.6g}" for v in flat[:limit].tolist())
-    more = f", ... ({flat.numel()} values)" if flat.numel() > limit else ""
-    return f"[{shown}{more}]"
-
-
-def _reduce(values: torch.Tensor, reduction: str, caller: str) -> torch.Tensor:
-    if reduction == "mean":
-        return values.mean()
-    if reduction == "sum":
-        return values.sum()
-    if reduction == "none":
-        return values
-    raise ValueError(f"{caller}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def _check_reduction(reduction: str, caller: str) -> None:
