@@ -8,9 +8,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 NBDIR  := _build/nbtest
 # Chapters are the MyST notebooks under book/ (the files that carry a jupytext header).
-CHAPTERS = $(shell grep -rl --include='*.md' '^  format_name: myst' book | sort)
+CHAPTERS = $(shell grep -rl --include='*.md' '^ *format_name: myst' book | sort)
 
-.PHONY: install book test lint unit chapters build html-check bench lab clean
+.PHONY: install book test lint unit chapters print-chapters build html-check bench lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ chapters:
 	done
 	OMP_NUM_THREADS=1 $(BIN)/pytest $(NBDIR) --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
 	  -n 2 --dist loadfile -p no:cacheprovider --rootdir=.
+
+print-chapters:
+	@echo $(CHAPTERS)
 
 build:
 	$(BIN)/jupyter-book build . -W -n --keep-going

@@ -23,6 +23,18 @@ def test_every_notebook_under_book_is_in_the_toc():
     assert len(chapters()) >= 1
 
 
+def test_make_chapters_executes_every_chapter():
+    # The list nbval runs comes from the Makefile's own pattern; it once matched nothing in CI.
+    listed = subprocess.run(
+        ["make", "--no-print-directory", "-s", "print-chapters"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(p.removesuffix(".md") for p in listed) == sorted(chapters())
+
+
 def test_no_notebook_is_committed():
     tracked = subprocess.run(
         ["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True, check=True
