@@ -38,6 +38,7 @@ chapters:
 	rm -rf $(NBDIR)
 	@test -n "$(CHAPTERS)" || (echo "no chapters found under book/" && exit 1)
 	for f in $(CHAPTERS); do \
+	  mkdir -p $(NBDIR)/$$(dirname $$f) && \
 	  $(BIN)/jupytext --quiet --to ipynb --output $(NBDIR)/$${f%.md}.ipynb $$f || exit 1; \
 	done
 	OMP_NUM_THREADS=1 $(BIN)/pytest $(NBDIR) --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
