@@ -328,8 +328,9 @@ class Bins:
             self._dtype, self._device = given.dtype, given.device
         else:
             self._dtype, self._device = torch.get_default_dtype(), torch.device("cpu")
-        self._edges64 = edges64
-        self._centers64 = centers64
+        # Contiguous copies: torch.bucketize copies (and warns about) strided boundaries.
+        self._edges64 = edges64.contiguous()
+        self._centers64 = centers64.contiguous()
         self._cache: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
 
     # ---------------------------------------------------------------- constructors
@@ -473,7 +474,7 @@ class Bins:
         y = _float_tensor(y)
         if validation_enabled() and bool(torch.isnan(y).any()):
             raise ValueError(f"{caller}: y must not be NaN, got {_show(y[torch.isnan(y)])}")
-        return y
+        return y.contiguous()
 
     def index(self, y: torch.Tensor | float) -> torch.Tensor:
         r"""The bin that holds each value of ``y``: :math:`k` with :math:`b_k \le y < b_{k+1}`.
@@ -669,7 +670,10 @@ class Bins:
           bins, and falls back to the mode's centre at the end bins, with fewer than three bins,
           and where the three logits are collinear.
 
-        Used in ``book/classification/bins.md``.
+        On bins of unequal widths (:meth:`mu_law`) the most probable *bin* is not the mode of the
+        *density*: wide bins collect more mass. For the density's mode pass the log-density
+        ``logits - bins.widths.log()`` to ``"mode"`` and ``"interpolate"`` (``"mean"`` wants the
+        logits themselves). Used in ``book/classification/bins.md``.
 
         Parameters
         ----------

@@ -660,8 +660,11 @@ class ContinuousBernoulliHead(BernoulliHead):
     The parameter of :func:`~cebook.losses.continuous_bernoulli_nll`.
 
     The continuous Bernoulli (Loaiza-Ganem & Cunningham 2019) is the normalised version of the
-    binary cross-entropy on targets in [0, 1]; its mean is not ``sigmoid(logits)`` — read it from
-    ``head.distribution(logits).mean``. Used in ``book/unit_interval/bce.md``.
+    binary cross-entropy on targets in [0, 1]; its mean is not ``sigmoid(logits)``. Read the mean
+    and the distribution function from :meth:`mean` and :meth:`cdf`, which work from the logits:
+    ``torch.distributions.ContinuousBernoulli`` clamps :math:`\lambda` to
+    :math:`[\epsilon, 1 - \epsilon]`, so its ``mean`` and ``cdf`` are those of a less extreme law
+    beyond :math:`|z| \approx 16` in float32 (36 in float64). Used in ``book/unit_interval/bce.md``.
 
     Parameters
     ----------
@@ -676,13 +679,52 @@ class ContinuousBernoulliHead(BernoulliHead):
     >>> from cebook.heads import ContinuousBernoulliHead
     >>> head = ContinuousBernoulliHead(4)
     >>> logits = torch.tensor([-1.3863])  # lambda = 0.2
-    >>> round(float(head.distribution(logits).mean), 4)
+    >>> round(float(ContinuousBernoulliHead.mean(logits)), 4)
     0.388
+    >>> z = torch.tensor(40.0)  # far beyond torch's clamp
+    >>> round(float(ContinuousBernoulliHead.mean(z)), 4), round(float(head.distribution(z).mean), 4)
+    (0.975, 0.9373)
     """
 
     def distribution(self, logits: torch.Tensor) -> D.ContinuousBernoulli:  # type: ignore[override]
         """Return ``torch.distributions.ContinuousBernoulli(logits=logits)``."""
         return D.ContinuousBernoulli(logits=logits)
+
+    @staticmethod
+    def mean(logits: torch.Tensor) -> torch.Tensor:
+        r"""The mean :math:`\frac{1}{1 - e^{-z}} - \frac{1}{z}` of the law with logits :math:`z`.
+
+        Exact for every finite logit (:math:`\tfrac12` at :math:`z = 0`, a series near it), with
+        finite gradients; same shape, dtype and device as ``logits``.
+        """
+        # Near 0 the two terms cancel: the series 1/2 + z/12 - z^3/720 + z^5/30240 takes over
+        # where its truncation error falls below the cancellation error (eps / |z|).
+        near = 0.05 if torch.finfo(logits.dtype).eps < 1e-10 else 0.5
+        small = logits.abs() < near
+        z = torch.where(small, torch.ones_like(logits), logits)
+        z2 = logits * logits
+        series = 0.5 + logits * (1 / 12 + z2 * (-1 / 720 + z2 / 30240))
+        # 1 / (1 - e^{-z}) as -1 / expm1(-z) for z > 0 and 1 + 1 / expm1(z) for z < 0: no overflow.
+        decay = torch.expm1(-z.abs())
+        first = torch.where(z > 0, -1 / decay, 1 + 1 / decay)
+        return torch.where(small, series, first - 1 / z)
+
+    @staticmethod
+    def cdf(logits: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        r"""The distribution function :math:`F(y) = \frac{e^{z y} - 1}{e^{z} - 1}` at ``value``.
+
+        ``value`` is clamped to [0, 1] (:math:`F = 0` below, 1 above); :math:`F(y) = y` at
+        :math:`z = 0`. For :math:`z > 0` it is evaluated as
+        :math:`e^{z (y - 1)} \frac{1 - e^{-z y}}{1 - e^{-z}}`, which cannot overflow. ``logits``
+        and ``value`` broadcast.
+        """
+        y = value.clamp(0.0, 1.0)
+        zero = logits == 0
+        z = torch.where(zero, -torch.ones_like(logits), logits)
+        down = -z.abs()  # both cases become a ratio of expm1 at a non-positive argument
+        ratio = torch.expm1(down * y) / torch.expm1(down)
+        scale = torch.exp(z.clamp(min=0) * (y - 1))  # 1 for z < 0
+        return torch.where(zero, y, scale * ratio)
 
 
 class BetaHead(_Head):

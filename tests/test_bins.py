@@ -4,6 +4,8 @@ al.'s example, scipy's normal CDF, far-away targets), decoding, the density NLL 
 histogram density, and the companding functions."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -113,6 +115,18 @@ def test_index_random_values_match_numpy():
     generator = torch.Generator().manual_seed(0)
     y = torch.empty(2000, dtype=torch.float64).uniform_(-4.0, 5.0, generator=generator)
     np.testing.assert_array_equal(Bins(UNEVEN).index(y).numpy(), reference_index(UNEVEN, y.numpy()))
+
+
+def test_strided_targets_and_mu_law_edges_raise_no_warning():
+    # torch.bucketize warns (once per process) on strided inputs; run in a fresh one.
+    code = (
+        "import torch; from cebook.bins import Bins\n"
+        "y = torch.rand(4, 3).T\n"
+        "for bins in (Bins.mu_law(8), Bins.uniform(0.0, 1.0, 4)):\n"
+        "    bins.index(y); bins.two_hot(y); bins.hl_gauss(y)\n"
+    )
+    run = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
 
 
 def test_index_rejects_nan_only_with_validation():

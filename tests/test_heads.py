@@ -451,3 +451,69 @@ def test_categorical_head_learns_the_bin_frequencies():
     torch.testing.assert_close(logits.softmax(-1)[0], frequencies, atol=2e-3, rtol=0)
     mean = float(head.decode(logits, method="mean")[0])
     assert mean == pytest.approx(float((frequencies * bins.centers).sum()), abs=1e-4)
+
+
+def _cb_mean_mp(z):
+    import mpmath
+
+    with mpmath.workdps(50):
+        z = mpmath.mpf(z)
+        return 0.5 if z == 0 else float(1 / (1 - mpmath.exp(-z)) - 1 / z)
+
+
+def _cb_cdf_mp(z, y):
+    import mpmath
+
+    with mpmath.workdps(50):
+        z, y = mpmath.mpf(z), mpmath.mpf(min(max(y, 0.0), 1.0))
+        return float(y) if z == 0 else float(mpmath.expm1(z * y) / mpmath.expm1(z))
+
+
+CB_LOGITS = [-1e4, -200.0, -40.0, -16.5, -3.0, -0.6, -0.5, -0.4, -0.051, -0.049, -1e-3, -1e-7]
+CB_LOGITS = CB_LOGITS + [0.0] + [-z for z in reversed(CB_LOGITS)]
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-14), (torch.float32, 3e-7)])
+def test_continuous_bernoulli_mean_and_cdf_against_mpmath(dtype, tol):
+    z = torch.tensor(CB_LOGITS, dtype=dtype)
+    want = torch.tensor([_cb_mean_mp(v) for v in z.tolist()], dtype=torch.float64)
+    got = heads.ContinuousBernoulliHead.mean(z)
+    assert got.dtype == dtype
+    torch.testing.assert_close(got.double(), want, rtol=0, atol=tol)
+    eps = torch.finfo(dtype).eps
+    for y in (-0.5, 0.0, 1e-3, 0.3, 0.5, 0.999, 1.0, 2.0):
+        value = torch.full_like(z, y)  # the reference gets the same rounded y
+        want = torch.tensor(
+            [_cb_cdf_mp(a, b) for a, b in zip(z.tolist(), value.tolist())], dtype=torch.float64
+        )
+        got = heads.ContinuousBernoulliHead.cdf(z, value).double()
+        # e^{z (y - 1)} inherits the rounding of the product: relative error ~ eps |z|
+        bound = tol + 4 * eps * (1 + z.double().abs()) * want
+        assert ((got - want).abs() <= bound).all(), (y, got, want)
+
+
+def test_continuous_bernoulli_mean_agrees_with_torch_where_torch_is_accurate():
+    z = torch.linspace(-8.0, 8.0, 161, dtype=torch.float64)
+    law = D.ContinuousBernoulli(logits=z)
+    torch.testing.assert_close(heads.ContinuousBernoulliHead.mean(z), law.mean, rtol=0, atol=1e-9)
+    y = torch.rand(161, dtype=torch.float64, generator=_gen(3))
+    torch.testing.assert_close(
+        heads.ContinuousBernoulliHead.cdf(z, y), law.cdf(y), rtol=0, atol=1e-9
+    )
+    # and where it is not: torch's float32 mean saturates at |z| ~ 16, the exact one does not
+    far = torch.tensor(40.0)
+    assert abs(heads.ContinuousBernoulliHead.mean(far).item() - (1 - 1 / 40)) < 1e-7
+    assert D.ContinuousBernoulli(logits=far).mean.item() < 0.94
+
+
+def test_continuous_bernoulli_mean_and_cdf_have_finite_gradients():
+    z = torch.tensor(CB_LOGITS, requires_grad=True)
+    y = torch.full_like(z, 0.3)
+    (
+        heads.ContinuousBernoulliHead.mean(z).sum() + heads.ContinuousBernoulliHead.cdf(z, y).sum()
+    ).backward()
+    assert torch.isfinite(z.grad).all()
+    z64 = torch.tensor([-2.0, -0.03, 0.3, 5.0], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(heads.ContinuousBernoulliHead.mean, (z64,))
+    y64 = torch.tensor([0.2, 0.5, 0.7, 0.9], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda t: heads.ContinuousBernoulliHead.cdf(t, y64), (z64,))

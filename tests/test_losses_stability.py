@@ -1,8 +1,8 @@
 """Float32 stability of cebook.losses: extreme logits and scales, targets on the support's edge,
 and the continuous Bernoulli's series expansion near lambda = 1/2.
 
-References are computed with mpmath at 50 digits (mpmath ships with sympy, a dependency of
-torch) or in float64 without cebook, never with the library itself.
+References are computed with mpmath at 50 digits (in the test extra)
+or in float64 without cebook, never with the library itself.
 """
 
 from __future__ import annotations

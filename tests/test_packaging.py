@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI (the test extra installs it)
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
