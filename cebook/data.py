@@ -997,8 +997,9 @@ def load_randhie(*, standardize: bool = False) -> RealData:
     ``y`` (``mdvis``) is the number of outpatient visits to a doctor in a year, a count with far
     more spread than a Poisson law allows; ``x`` holds nine covariates (log coinsurance rate,
     individual-deductible indicator, log participation incentive payment, log maximum dollar
-    expenditure, physical limitation, number of chronic diseases, self-rated health). The reference fits are statsmodels' Poisson GLM and
-    ``NegativeBinomial`` (Cameron & Trivedi). Used in ``book/continuous/counts.md``.
+    expenditure, physical limitation, number of chronic diseases, self-rated health). The
+    reference fits are statsmodels' Poisson GLM and ``NegativeBinomial`` (Cameron & Trivedi).
+    Used in ``book/continuous/counts.md``.
 
     Parameters
     ----------

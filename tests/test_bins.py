@@ -125,7 +125,8 @@ def test_strided_targets_and_mu_law_edges_raise_no_warning():
         "for bins in (Bins.mu_law(8), Bins.uniform(0.0, 1.0, 4)):\n"
         "    bins.index(y); bins.two_hot(y); bins.hl_gauss(y)\n"
     )
-    run = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
+    command = [sys.executable, "-W", "error", "-c", code]
+    run = subprocess.run(command, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
 
 

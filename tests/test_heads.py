@@ -484,7 +484,8 @@ def test_continuous_bernoulli_mean_and_cdf_against_mpmath(dtype, tol):
     for y in (-0.5, 0.0, 1e-3, 0.3, 0.5, 0.999, 1.0, 2.0):
         value = torch.full_like(z, y)  # the reference gets the same rounded y
         want = torch.tensor(
-            [_cb_cdf_mp(a, b) for a, b in zip(z.tolist(), value.tolist())], dtype=torch.float64
+            [_cb_cdf_mp(a, b) for a, b in zip(z.tolist(), value.tolist(), strict=True)],
+            dtype=torch.float64,
         )
         got = heads.ContinuousBernoulliHead.cdf(z, value).double()
         # e^{z (y - 1)} inherits the rounding of the product: relative error ~ eps |z|
