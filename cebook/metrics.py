@@ -327,7 +327,9 @@ def _scalar_event(dist: D.Distribution, name: str, caller: str) -> None:
         )
 
 
-def pit(dist: D.Distribution, target: Number) -> torch.Tensor:
+def pit(
+    dist: D.Distribution, target: Number, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
     r"""Probability integral transform :math:`u = F(y)` of each target under its predicted law.
 
     If the predicted laws are the true ones, the :math:`u` are uniform on :math:`[0, 1]`; a
@@ -335,9 +337,15 @@ def pit(dist: D.Distribution, target: Number) -> torch.Tensor:
     :func:`cebook.plot.pit_histogram`). This is ``dist.cdf(target)``; for continuous scalar
     laws that torch gives no ``cdf`` (``StudentT``, ``Beta``, ...), the CDF is computed by
     double-exponential quadrature of the density in float64 (about 10 correct digits for float64
-    laws, 6 for float32 ones). For
-    discrete laws the PIT is not uniform even for the true law and is refused. Used in
-    ``book/choosing/scoring.md`` and ``book/continuous/heteroscedastic.md``.
+    laws, 6 for float32 ones).
+
+    For a discrete law on :math:`0, 1, 2, \dots` (Poisson, negative binomial, binomial,
+    Bernoulli, geometric, categorical) :math:`F(y)` is not uniform even under the true law, so
+    the **randomised PIT** is returned: :math:`u = F(y - 1) + V\,p(y)` with :math:`V` uniform on
+    :math:`[0, 1]` (drawn from ``generator``), uniform when the law is right (Czado, Gneiting &
+    Held 2009). :math:`F(y - 1)` is the sum of the probabilities below :math:`y`: the time grows
+    with the largest target. Used in ``book/choosing/scoring.md``,
+    ``book/continuous/heteroscedastic.md`` and ``book/continuous/counts.md``.
 
     Parameters
     ----------
@@ -345,6 +353,9 @@ def pit(dist: D.Distribution, target: Number) -> torch.Tensor:
         The predicted laws, scalar events, batch shape broadcasting to the target's shape.
     target : Tensor or float
         Observed values, in the law's support.
+    generator : torch.Generator, optional
+        Source of :math:`V` for discrete laws, for reproducible values; unused for continuous
+        laws.
 
     Returns
     -------
@@ -366,14 +377,19 @@ def pit(dist: D.Distribution, target: Number) -> torch.Tensor:
     tensor([0.1587, 0.5000, 0.9750])
     >>> pit(StudentT(torch.tensor(3.0)), torch.tensor(1.0))  # no cdf in torch: by quadrature
     tensor(0.8045)
+    >>> from torch.distributions import Poisson  # discrete: u is uniform on [F(y - 1), F(y)]
+    >>> seeded = torch.Generator().manual_seed(0)
+    >>> pit(Poisson(torch.tensor(2.0)), torch.tensor(0.0), generator=seeded)
+    tensor(0.0672)
     """
     caller = "pit"
     dist = _check_dist(dist, "dist", caller)
     _scalar_event(dist, "dist", caller)
-    if _support(dist).is_discrete:
+    support = _support(dist)
+    if support.is_discrete and getattr(support, "lower_bound", 0) != 0:
         raise ValueError(
-            f"{caller}: {type(dist).__name__} is discrete; its PIT is not uniform even for the "
-            "true law (use a randomised PIT)"
+            f"{caller}: {type(dist).__name__} is discrete with support {support}; the randomised "
+            "PIT needs a support 0, 1, 2, ..."
         )
     dtype, device = _dist_dtype_device(dist)
     if not isinstance(target, torch.Tensor):
@@ -391,10 +407,34 @@ def pit(dist: D.Distribution, target: Number) -> torch.Tensor:
                 f"{caller}: target must lie in the support of {type(dist).__name__}, got "
                 f"{_show(target[outside])}"
             )
+    if support.is_discrete:
+        return _randomised_pit(dist, target, generator, dtype)
     try:
         return dist.cdf(target)
     except NotImplementedError:
         return _numerical_cdf(dist, target).to(target.dtype)
+
+
+def _randomised_pit(
+    dist: D.Distribution,
+    target: torch.Tensor,
+    generator: torch.Generator | None,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    # class indices (long) are compared and returned in the law's dtype
+    values = target if target.is_floating_point() else target.to(dtype)
+    below = torch.zeros_like(values)  # F(y - 1) = sum of p(k) over k = 0, ..., y - 1
+    top = int(values.max()) if values.numel() else 0
+    step = max(1, 2**22 // max(1, values.numel()))  # memory of one chunk: 2**22 values
+    for start in range(0, top, step):
+        k = torch.arange(start, min(start + step, top), dtype=values.dtype, device=values.device)
+        k = k.view(-1, *([1] * values.dim())).expand(-1, *values.shape)
+        mass = dist.log_prob(k.to(target.dtype)).exp().to(values.dtype)
+        below = below + torch.where(k < values, mass, torch.zeros_like(mass)).sum(0)
+    at = dist.log_prob(target).exp().to(values.dtype)
+    where = generator.device if generator is not None else values.device
+    v = torch.rand(values.shape, generator=generator, dtype=values.dtype, device=where)
+    return (below + v.to(values.device) * at).clamp(0.0, 1.0)  # sums may overshoot 1 by rounding
 
 
 def coverage(lower: Number, upper: Number, target: Number) -> float:

@@ -447,7 +447,7 @@ def pit_histogram(
     if values.min() < 0 or values.max() > 1:
         raise ValueError(
             f"{caller}: PIT values must lie in [0, 1], got range "
-            f"[{values.min():.3g}, {values.max():.3g}]"
+            f"[{float(values.min())!r}, {float(values.max())!r}]"
         )
     if band:
         half = 2 * math.sqrt((n_bins - 1) / values.size)

@@ -200,13 +200,70 @@ def test_pit_of_beta_by_quadrature_matches_scipy_and_float32_laws():
     np.testing.assert_allclose(u32.numpy(), st.t(4).cdf(y32.numpy()), atol=1e-6)
 
 
+def _uniforms_behind(u, lower, upper):
+    """V of the randomised PIT u = F(y - 1) + V p(y), given scipy's F(y - 1) and F(y)."""
+    return (u.numpy() - lower) / (upper - lower)
+
+
+@pytest.mark.parametrize("rate", [0.3, 4.0, 3000.0])  # 3000: F(y - 1) summed in two chunks
+def test_randomised_pit_of_poisson_against_scipy(rate):
+    generator = torch.Generator().manual_seed(5)
+    rates = torch.full((2500,), rate, dtype=F64) * torch.empty(2500, dtype=F64).uniform_(
+        0.5, 1.5, generator=generator
+    )
+    y = torch.poisson(rates, generator=generator)
+    u = pit(D.Poisson(rates), y, generator=torch.Generator().manual_seed(7))
+    lower = st.poisson.cdf(y.numpy() - 1, rates.numpy())
+    upper = st.poisson.cdf(y.numpy(), rates.numpy())
+    v = torch.rand(2500, generator=torch.Generator().manual_seed(7), dtype=F64).numpy()
+    np.testing.assert_allclose(u.numpy(), lower + v * (upper - lower), atol=1e-12)
+    assert st.kstest(u.numpy(), "uniform").pvalue > 1e-3  # uniform under the true law
+
+
+def test_randomised_pit_is_uniform_for_the_true_law_only():
+    generator = torch.Generator().manual_seed(11)
+    mean = torch.empty(5000, dtype=F64).uniform_(1.0, 8.0, generator=generator)
+    probs = mean / (mean + 2.0)  # torch's NegativeBinomial(2, p) has mean 2 p / (1 - p)
+    truth = D.NegativeBinomial(torch.full_like(mean, 2.0), probs=probs)
+    y = truth.sample()
+    u = pit(truth, y, generator=generator)
+    # torch's NegativeBinomial(r, p) counts successes of probability p: scipy's nbinom(r, 1 - p)
+    lower = st.nbinom.cdf(y.numpy() - 1, 2.0, 1 - probs.numpy())
+    upper = st.nbinom.cdf(y.numpy(), 2.0, 1 - probs.numpy())
+    v = _uniforms_behind(u, lower, upper)
+    assert ((v >= -1e-9) & (v <= 1 + 1e-9)).all()
+    assert st.kstest(u.numpy(), "uniform").pvalue > 1e-3
+    # the Poisson law with the right mean is too narrow: its randomised PIT is U-shaped
+    poisson = pit(D.Poisson(2.0 * probs / (1 - probs)), y, generator=generator)
+    assert st.kstest(poisson.numpy(), "uniform").pvalue < 1e-10
+
+
+def test_randomised_pit_of_bernoulli_binomial_and_categorical():
+    generator = torch.Generator().manual_seed(2)
+    v = torch.rand(3, generator=torch.Generator().manual_seed(2), dtype=F64)
+    p = t64(0.2, 0.7, 0.9)
+    u = pit(D.Bernoulli(p), t64(0.0, 1.0, 1.0), generator=generator)
+    torch.testing.assert_close(u, t64(0.8 * v[0], 0.3 + 0.7 * v[1], 0.1 + 0.9 * v[2]))
+    u = pit(D.Binomial(5, p), t64(0.0, 3.0, 5.0), generator=torch.Generator().manual_seed(2))
+    lower = st.binom.cdf(t64(-1.0, 2.0, 4.0).numpy(), 5, p.numpy())
+    upper = st.binom.cdf(t64(0.0, 3.0, 5.0).numpy(), 5, p.numpy())
+    np.testing.assert_allclose(u.numpy(), lower + v.numpy() * (upper - lower), atol=1e-12)
+    probs = t64(0.1, 0.2, 0.3, 0.4)
+    u = pit(D.Categorical(probs), torch.tensor(2), generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(u, 0.3 + v[0] * 0.3)
+
+
 def test_pit_errors():
     with pytest.raises(ValueError, match=r"pit: the law's batch shape \(5, 1\) broadcasts to"):
         pit(D.Normal(torch.zeros(5, 1), 1.0), torch.zeros(5))
     with pytest.raises(ValueError, match=r"pit: target must lie in the support of Gamma, got \[-1"):
         pit(D.Gamma(torch.ones(2), 1.0), torch.tensor([1.0, -1.0]))
-    with pytest.raises(ValueError, match="pit: Poisson is discrete; its PIT is not uniform"):
-        pit(D.Poisson(torch.ones(2)), torch.tensor([1.0, 2.0]))
+
+    class FromOne(D.Poisson):  # a discrete law whose support does not start at 0
+        support = D.constraints.integer_interval(1, 50)
+
+    with pytest.raises(ValueError, match=r"pit: FromOne is discrete with support .*needs a suppo"):
+        pit(FromOne(torch.ones(2)), torch.tensor([1.0, 2.0]))
     with pytest.raises(ValueError, match=r"pit: dist must be a law of scalars .* event_shape \(2,"):
         pit(D.MultivariateNormal(torch.zeros(2), torch.eye(2)), torch.zeros(2))
     with pytest.raises(ValueError, match="pit: dist must be a torch.distributions.Distribution"):

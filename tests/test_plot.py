@@ -175,6 +175,9 @@ def test_pit_histogram(ax):
     assert len(reference) == 1 and list(reference[0].get_ydata()) == [1.0, 1.0]
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
         plot.pit_histogram(ax, torch.tensor([0.5, 1.5]))
+    # a rounding overshoot is named to full precision, not printed as "1"
+    with pytest.raises(ValueError, match=r"got range \[0\.5, 1\.0000001\d*\]"):
+        plot.pit_histogram(ax, torch.tensor([0.5, 1.0000001], dtype=torch.float64))
 
 
 def test_reliability_diagram(ax):
