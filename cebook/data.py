@@ -308,7 +308,7 @@ class BishopInverseLaw(D.Distribution):
     Their ends solve :math:`g(x) = t \pm \delta`, found by bisection (to float precision);
     everything else is in closed form: the density :math:`1/|S(t)|` on :math:`S(t)`, the cdf, its
     inverse, the mean and the variance. ``sample`` inverts the cdf with PyTorch's global
-    generator, as :mod:`torch.distributions` do. Used in ``book/classification/mixtures.md``.
+    generator, as :mod:`torch.distributions` do. :func:`bishop_inverse` returns it.
 
     Parameters
     ----------
@@ -740,7 +740,7 @@ def unit_interval(
 
     so :math:`E[y \mid x] = \mu(x)` and :math:`\operatorname{Var}[y \mid x] = \mu(1-\mu)/(1+\phi)`
     (:math:`\phi` = ``precision``). Draws are clipped to :math:`[10^{-6}, 1 - 10^{-6}]` so that no
-    float32 target lands on 0 or 1. Used in ``book/unit_interval/bce.md``.
+    float32 target lands on 0 or 1.
 
     Parameters
     ----------

@@ -208,7 +208,8 @@ class GaussianHead(_LocScaleHead):
     ``scale = softplus(raw) + min_scale`` (the standard deviation, not the variance). With
     ``link="exp"`` the raw output is :math:`\log\sigma` instead, i.e. half the
     :math:`s = \log\sigma^2` of Kendall & Gal (2017): ``scale = exp(raw) + min_scale``.
-    Used in ``book/continuous/heteroscedastic.md`` and ``book/foundations/model_law.md``.
+    Used in ``book/continuous/heteroscedastic.md``, ``book/continuous/robust.md`` and
+    ``book/classification/mixtures.md``.
 
     Parameters
     ----------
@@ -285,7 +286,6 @@ class LogNormalHead(_LocScaleHead):
 
     ``loc`` and ``scale`` are the mean and standard deviation of :math:`\log y`; the median of
     :math:`y` is :math:`e^{\text{loc}}` and its mean :math:`e^{\text{loc} + \text{scale}^2/2}`.
-    Used in ``book/continuous/positive.md``.
 
     Parameters
     ----------
@@ -947,7 +947,7 @@ class CategoricalHead(_Head):
     :math:`K` bins and the softmax gives their probabilities. ``head.distribution(logits)`` is the
     categorical law over bin *indices*; :meth:`decode` turns logits back into values of the target
     with the bins' :meth:`~cebook.bins.Bins.decode`. Used in ``book/classification/bins.md`` and
-    ``book/classification/soft_targets.md``.
+    ``book/classification/mixtures.md``.
 
     Parameters
     ----------

@@ -16,8 +16,8 @@ module holds the others the book reports, and the tools to check calibration.
   :func:`cross_entropy` and :func:`kl`, in closed form where torch registers one and by numerical
   integration (or exact summation for discrete laws) otherwise.
 
-Used in ``book/choosing/scoring.md``, ``book/continuous/heteroscedastic.md``,
-``book/continuous/robust.md`` and ``book/foundations/cross_entropy.md``.
+Used in ``book/continuous/heteroscedastic.md``, ``book/continuous/robust.md`` and
+``book/continuous/counts.md``.
 
 References
 ----------
@@ -133,8 +133,7 @@ def crps_gaussian(
         \qquad z = \frac{y - \mu}{\sigma}
 
     (Gneiting et al. 2005). It has the target's units; as :math:`\sigma \to 0` it tends to the
-    absolute error :math:`|y - \mu|`. Lower is better. Used in ``book/choosing/scoring.md`` and
-    ``book/continuous/heteroscedastic.md``.
+    absolute error :math:`|y - \mu|`. Lower is better.
 
     Parameters
     ----------
@@ -186,8 +185,7 @@ def crps_laplace(
         \operatorname{CRPS}(\operatorname{Laplace}(\mu, b), y)
         = |y - \mu| + b\,e^{-|y - \mu|/b} - \frac{3b}{4}
 
-    (Jordan, Krüger & Lerch 2019; NGBoost's ``LaplaceCRPScore``). Used in
-    ``book/continuous/robust.md`` and ``book/choosing/scoring.md``.
+    (Jordan, Krüger & Lerch 2019; NGBoost's ``LaplaceCRPScore``).
 
     Parameters
     ----------
@@ -249,7 +247,7 @@ def crps_ensemble(
     of the samples (what ``properscoring.crps_ensemble`` computes); ``fair=True`` divides the
     pairwise term by :math:`M(M - 1)` instead of :math:`M^2` (Ferro 2014), an unbiased estimate
     of the CRPS of the law the samples were drawn from. With one member the plain score is the
-    absolute error. Used in ``book/choosing/scoring.md``.
+    absolute error.
 
     Parameters
     ----------
@@ -344,8 +342,8 @@ def pit(
     the **randomised PIT** is returned: :math:`u = F(y - 1) + V\,p(y)` with :math:`V` uniform on
     :math:`[0, 1]` (drawn from ``generator``), uniform when the law is right (Czado, Gneiting &
     Held 2009). :math:`F(y - 1)` is the sum of the probabilities below :math:`y`: the time grows
-    with the largest target. Used in ``book/choosing/scoring.md``,
-    ``book/continuous/heteroscedastic.md`` and ``book/continuous/counts.md``.
+    with the largest target. Used in ``book/continuous/heteroscedastic.md`` and
+    ``book/continuous/counts.md``.
 
     Parameters
     ----------
@@ -441,8 +439,8 @@ def coverage(lower: Number, upper: Number, target: Number) -> float:
     r"""Fraction of targets inside their interval :math:`[\ell, u]` (ends included).
 
     For the :math:`\alpha`-quantile and :math:`(1 - \alpha)`-quantile of calibrated laws the
-    expected coverage is :math:`1 - 2\alpha`. Used in ``book/continuous/robust.md`` and
-    ``book/choosing/scoring.md``.
+    expected coverage is :math:`1 - 2\alpha`. Used in ``book/continuous/robust.md``,
+    ``book/continuous/heteroscedastic.md`` and ``book/continuous/counts.md``.
 
     Parameters
     ----------
@@ -495,8 +493,7 @@ def interval_coverage(
     :math:`u = F(y)` satisfies :math:`|u - \tfrac12| \le \alpha/2`, so no quantile function is
     needed. Calibrated laws give observed :math:`\approx` nominal; points below the diagonal
     mean intervals too narrow (over-confidence). Plot with
-    :func:`cebook.plot.reliability_diagram`. Continuous laws only (see :func:`pit`). Used in
-    ``book/choosing/scoring.md`` and ``book/continuous/heteroscedastic.md``.
+    :func:`cebook.plot.reliability_diagram`. Continuous laws only (see :func:`pit`).
 
     Parameters
     ----------
@@ -559,8 +556,7 @@ def cross_entropy(p: D.Distribution, q: D.Distribution, *, method: Method = "aut
       integrable singularities at the ends of the support (a Gamma with shape below 1).
 
     Gradients flow through both laws' ``log_prob``. If ``q`` gives zero density where ``p`` has
-    mass the result is ``inf``. Used in ``book/foundations/cross_entropy.md`` and
-    ``book/choosing/scoring.md``.
+    mass the result is ``inf``.
 
     Parameters
     ----------

@@ -404,7 +404,7 @@ def pit_histogram(
     U shape means over-confident laws (too narrow), a hump under-confident ones, a slope a biased
     mean. The grey strip is where about 95 % of the bars of a calibrated model's histogram fall,
     :math:`1 \pm 2\sqrt{(B - 1)/n}` for :math:`B` bins and :math:`n` values. Used in
-    ``book/choosing/scoring.md`` and ``book/continuous/heteroscedastic.md``.
+    ``book/continuous/heteroscedastic.md`` and ``book/continuous/counts.md``.
 
     Parameters
     ----------
@@ -490,8 +490,7 @@ def reliability_diagram(
 
     ``observed`` is what :func:`cebook.metrics.interval_coverage` returns for the levels
     ``nominal``: the fraction of targets inside each central interval. Points below the diagonal
-    mean intervals too narrow (over-confidence), above it too wide. Used in
-    ``book/choosing/scoring.md``.
+    mean intervals too narrow (over-confidence), above it too wide.
 
     Parameters
     ----------

@@ -4,6 +4,8 @@ import doctest
 import importlib
 import inspect
 import pkgutil
+import re
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +63,26 @@ def test_every_public_function_has_an_example(module_name):
 def test_top_level_functions_have_examples():
     for name in ["device", "seed", "fit", "set_validation", "validation", "validation_enabled"]:
         assert ">>>" in (inspect.getdoc(getattr(cebook, name)) or ""), name
+
+
+def _documented_objects(module):
+    yield module.__name__.rsplit(".", 1)[1], module
+    for name, obj in _public_callables(module):
+        yield name, obj
+        if inspect.isclass(obj):
+            for attr, member in vars(obj).items():
+                if not attr.startswith("_") and inspect.getdoc(member):
+                    yield attr, member
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_the_chapters_a_docstring_names_exist_and_use_it(module_name):
+    root = Path(__file__).resolve().parents[1]
+    module = importlib.import_module(module_name)
+    for name, obj in _documented_objects(module):
+        doc = " ".join((inspect.getdoc(obj) or "").split())
+        for sentence in re.findall(r"Used in (.*?)(?:\.\s|\.$)", doc):
+            for chapter in re.findall(r"``(book/[^`]+\.md)``", sentence):
+                path = root / chapter
+                assert path.exists(), f"{module_name}.{name}: {chapter} does not exist"
+                assert re.search(rf"\b{name}\b", path.read_text()), f"{chapter} never names {name}"
