@@ -791,6 +791,6 @@ class Bins:
                     f"got {_show(target[outside])}"
                 )
         log_widths = self._tables(logits.device, logits.dtype)[3]
-        k = self.index(target.to(logits.dtype))
+        k = self.index(target.to(logits.device, logits.dtype))  # a CPU target is fine
         log_p = torch.log_softmax(logits, dim=-1).gather(-1, k.unsqueeze(-1)).squeeze(-1)
         return _reduce(log_widths[k] - log_p, reduction, caller)
