@@ -286,6 +286,7 @@ class LogNormalHead(_LocScaleHead):
 
     ``loc`` and ``scale`` are the mean and standard deviation of :math:`\log y`; the median of
     :math:`y` is :math:`e^{\text{loc}}` and its mean :math:`e^{\text{loc} + \text{scale}^2/2}`.
+    Used in ``book/continuous/positive.md``.
 
     Parameters
     ----------

@@ -16,8 +16,8 @@ module holds the others the book reports, and the tools to check calibration.
   :func:`cross_entropy` and :func:`kl`, in closed form where torch registers one and by numerical
   integration (or exact summation for discrete laws) otherwise.
 
-Used in ``book/continuous/heteroscedastic.md``, ``book/continuous/robust.md`` and
-``book/continuous/counts.md``.
+Used in ``book/foundations/cross_entropy.md``, ``book/continuous/heteroscedastic.md``,
+``book/continuous/robust.md`` and ``book/continuous/counts.md``.
 
 References
 ----------
@@ -133,7 +133,8 @@ def crps_gaussian(
         \qquad z = \frac{y - \mu}{\sigma}
 
     (Gneiting et al. 2005). It has the target's units; as :math:`\sigma \to 0` it tends to the
-    absolute error :math:`|y - \mu|`. Lower is better.
+    absolute error :math:`|y - \mu|`. Lower is better. Used in
+    ``book/continuous/heteroscedastic.md`` and ``book/continuous/robust.md``.
 
     Parameters
     ----------
@@ -185,7 +186,8 @@ def crps_laplace(
         \operatorname{CRPS}(\operatorname{Laplace}(\mu, b), y)
         = |y - \mu| + b\,e^{-|y - \mu|/b} - \frac{3b}{4}
 
-    (Jordan, Krüger & Lerch 2019; NGBoost's ``LaplaceCRPScore``).
+    (Jordan, Krüger & Lerch 2019; NGBoost's ``LaplaceCRPScore``). Used in
+    ``book/continuous/robust.md``.
 
     Parameters
     ----------
@@ -247,7 +249,8 @@ def crps_ensemble(
     of the samples (what ``properscoring.crps_ensemble`` computes); ``fair=True`` divides the
     pairwise term by :math:`M(M - 1)` instead of :math:`M^2` (Ferro 2014), an unbiased estimate
     of the CRPS of the law the samples were drawn from. With one member the plain score is the
-    absolute error.
+    absolute error. Used in ``book/continuous/heteroscedastic.md`` and
+    ``book/continuous/robust.md``.
 
     Parameters
     ----------
@@ -493,7 +496,8 @@ def interval_coverage(
     :math:`u = F(y)` satisfies :math:`|u - \tfrac12| \le \alpha/2`, so no quantile function is
     needed. Calibrated laws give observed :math:`\approx` nominal; points below the diagonal
     mean intervals too narrow (over-confidence). Plot with
-    :func:`cebook.plot.reliability_diagram`. Continuous laws only (see :func:`pit`).
+    :func:`cebook.plot.reliability_diagram`. Continuous laws only (see :func:`pit`). Used in
+    ``book/continuous/heteroscedastic.md``.
 
     Parameters
     ----------
@@ -556,7 +560,7 @@ def cross_entropy(p: D.Distribution, q: D.Distribution, *, method: Method = "aut
       integrable singularities at the ends of the support (a Gamma with shape below 1).
 
     Gradients flow through both laws' ``log_prob``. If ``q`` gives zero density where ``p`` has
-    mass the result is ``inf``.
+    mass the result is ``inf``. Used in ``book/foundations/cross_entropy.md``.
 
     Parameters
     ----------

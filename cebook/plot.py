@@ -490,7 +490,8 @@ def reliability_diagram(
 
     ``observed`` is what :func:`cebook.metrics.interval_coverage` returns for the levels
     ``nominal``: the fraction of targets inside each central interval. Points below the diagonal
-    mean intervals too narrow (over-confidence), above it too wide.
+    mean intervals too narrow (over-confidence), above it too wide. Used in
+    ``book/continuous/heteroscedastic.md``.
 
     Parameters
     ----------

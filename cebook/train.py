@@ -22,7 +22,8 @@ def device() -> torch.device:
     """Return the device the book's code runs on: CUDA, then Apple MPS, then the CPU.
 
     The environment variable ``CEBOOK_DEVICE`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``)
-    overrides the choice, for instance to force the CPU on a machine with a GPU.
+    overrides the choice, for instance to force the CPU on a machine with a GPU. Every chapter of
+    the book calls it once, in its set-up cell.
 
     Returns
     -------
@@ -63,7 +64,8 @@ def device() -> torch.device:
 def seed(n: int) -> None:
     """Seed Python's, NumPy's and PyTorch's global generators (all CUDA devices included).
 
-    Call it at the top of a notebook; importing :mod:`cebook` seeds nothing.
+    Call it at the top of a notebook; importing :mod:`cebook` seeds nothing. Every chapter of the
+    book calls it before each experiment.
 
     Examples
     --------
@@ -108,7 +110,8 @@ def fit(
     The model and the data are moved to ``device`` (by default :func:`cebook.device`). Each epoch
     visits the data once, in shuffled mini-batches of ``batch_size`` (the whole set when ``None``),
     with Adam unless ``optimizer`` is given. The loss is summed on the device and read back once,
-    at the end, so the loop never waits for the GPU between steps.
+    at the end, so the loop never waits for the GPU between steps. Every chapter of the book
+    trains its models with it.
 
     Parameters
     ----------
