@@ -740,7 +740,7 @@ def unit_interval(
 
     so :math:`E[y \mid x] = \mu(x)` and :math:`\operatorname{Var}[y \mid x] = \mu(1-\mu)/(1+\phi)`
     (:math:`\phi` = ``precision``). Draws are clipped to :math:`[10^{-6}, 1 - 10^{-6}]` so that no
-    float32 target lands on 0 or 1.
+    float32 target lands on 0 or 1. Used in ``book/unit_interval/bce.md``.
 
     Parameters
     ----------
