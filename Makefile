@@ -41,6 +41,8 @@ chapters:
 	  mkdir -p $(NBDIR)/$$(dirname $$f) && \
 	  $(BIN)/jupytext --quiet --to ipynb --output $(NBDIR)/$${f%.md}.ipynb $$f || exit 1; \
 	done
+	# run each chapter on a simulated GPU: device mixing fails it (tests/devsim.py)
+	$(BIN)/python tests/devsim.py $$(find $(NBDIR) -name '*.ipynb')
 	OMP_NUM_THREADS=1 $(BIN)/pytest $(NBDIR) --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
 	  -n 2 --dist loadfile -p no:cacheprovider --rootdir=.
 
