@@ -366,8 +366,9 @@ def pit(
     Raises
     ------
     ValueError
-        If ``dist`` is not a scalar continuous law, the batch shape does not broadcast to the
-        target's shape exactly, or (validation on) a target lies outside the support.
+        If ``dist`` is not a law of scalars (or is discrete with a support that does not start
+        at 0), the batch shape does not broadcast to the target's shape exactly, or (validation
+        on) a target lies outside the support.
 
     Examples
     --------
