@@ -79,12 +79,17 @@ def _show(values: torch.Tensor, limit: int = 5) -> str:
     return f"[{shown}{more}]"
 
 
+def _check_reduction(reduction: str, caller: str) -> None:
+    """Refuse a ``reduction`` other than "mean", "sum" or "none", naming ``caller``."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{caller}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
 def _reduce(values: torch.Tensor, reduction: str, caller: str) -> torch.Tensor:
     """Apply ``reduction`` ("mean", "sum" or "none"), naming ``caller`` on a bad value."""
+    _check_reduction(reduction, caller)
     if reduction == "mean":
         return values.mean()
     if reduction == "sum":
         return values.sum()
-    if reduction == "none":
-        return values
-    raise ValueError(f"{caller}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return values

@@ -44,7 +44,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from cebook._validation import _reduce, _show, validation_enabled
+from cebook._validation import _check_reduction, _reduce, _show, validation_enabled
 
 __all__ = ["Bins", "mu_law_encode", "mu_law_decode", "symlog", "symexp"]
 
@@ -778,10 +778,7 @@ class Bins:
                 f"{caller}: target must have shape logits.shape[:-1] = "
                 f"{tuple(logits.shape[:-1])}, got {tuple(target.shape)}"
             )
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(
-                f"{caller}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-            )
+        _check_reduction(reduction, caller)
         if validation_enabled():
             low, high = float(self._edges64[0]), float(self._edges64[-1])
             outside = ~((target >= low) & (target <= high))

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from cebook._validation import validation_enabled
+from cebook._validation import _check_reduction, validation_enabled
 
 __all__ = [
     "gaussian_nll",
@@ -102,11 +102,6 @@ _STUDENT_SERIES = (-1.0 / 192.0, 1.0 / 640.0, -17.0 / 14336.0, 31.0 / 18432.0)
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_reduction(fn: str, reduction: str) -> None:
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def _reduce(value: Tensor, reduction: str, const: float = 0.0) -> Tensor:
@@ -311,7 +306,7 @@ def gaussian_nll(
     ValueError: gaussian_nll: shapes loc (2, 1), scale () and target (2,) broadcast to (2, 2), ...
     """
     fn = "gaussian_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     if not _is_number(beta):
         raise ValueError(f"{fn}: beta must be a Python number, got {type(beta).__name__}")
     _check_number(fn, "beta", beta, beta >= 0, ">= 0")
@@ -431,7 +426,7 @@ def mvn_nll(
     tensor([3.0623, 2.5310])
     """
     fn = "mvn_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     loc_t, tril_t, target_t = _convert(loc, scale_tril, target)
     if target_t.dim() < 1:
         raise ValueError(f"{fn}: target must have an event dimension (shape (..., d)), got ()")
@@ -520,7 +515,7 @@ def laplace_nll(
     1.9431
     """
     fn = "laplace_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     if _is_number(scale):
         b = float(scale)
         loc_t, target_t = _convert(loc, target)
@@ -602,7 +597,7 @@ def student_t_nll(
     tensor([1.0009, 8.0731])
     """
     fn = "student_t_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     if _is_number(df):
         nu = float(df)
         _check_positive_number(fn, "df", nu)
@@ -736,7 +731,7 @@ def exponential_nll(
     tensor([ 1.1931, -0.6931])
     """
     fn = "exponential_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     rate_t, target_t = _convert(rate, target)
     _broadcast_to_target(fn, [("rate", rate_t.shape)], target_t.shape)
     if validation_enabled():
@@ -802,7 +797,7 @@ def gamma_nll(
     ValueError: gamma_nll: target must be > 0, got -1.5
     """
     fn = "gamma_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     alpha_t, rate_t, target_t = _convert(concentration, rate, target)
     named = [("concentration", alpha_t.shape), ("rate", rate_t.shape)]
     _broadcast_to_target(fn, named, target_t.shape)
@@ -868,7 +863,7 @@ def lognormal_nll(
     tensor([0.9189, 2.4189])
     """
     fn = "lognormal_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     loc_t, scale_t, target_t = _convert(loc, scale, target)
     _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", scale_t.shape)], target_t.shape)
     if validation_enabled():
@@ -941,7 +936,7 @@ def poisson_nll(
     2.2944302994
     """
     fn = "poisson_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     rate_t, target_t = _convert(rate, target)
     _broadcast_to_target(fn, [("rate", rate_t.shape)], target_t.shape)
     if validation_enabled():
@@ -1011,7 +1006,7 @@ def negative_binomial_nll(
     tensor([1.3863, 1.6740, 4.1589])
     """
     fn = "negative_binomial_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     count_t, logits_t, target_t = _convert(total_count, logits, target)
     named = [("total_count", count_t.shape), ("logits", logits_t.shape)]
     _broadcast_to_target(fn, named, target_t.shape)
@@ -1091,7 +1086,7 @@ def bernoulli_nll(
     0.610864
     """
     fn = "bernoulli_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     logits_t, target_t = _convert(logits, target)
     _broadcast_to_target(fn, [("logits", logits_t.shape)], target_t.shape)
     if validation_enabled():
@@ -1187,7 +1182,7 @@ def continuous_bernoulli_nll(
     -0.614316
     """
     fn = "continuous_bernoulli_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     logits_t, target_t = _convert(logits, target)
     _broadcast_to_target(fn, [("logits", logits_t.shape)], target_t.shape)
     if validation_enabled():
@@ -1261,7 +1256,7 @@ def beta_nll(
     tensor([-0.4055,  0.6162])
     """
     fn = "beta_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     a_t, b_t, target_t = _convert(concentration1, concentration0, target)
     named = [("concentration1", a_t.shape), ("concentration0", b_t.shape)]
     _broadcast_to_target(fn, named, target_t.shape)
@@ -1346,7 +1341,7 @@ def categorical_nll(
     tensor([1.1698, 1.0986])
     """
     fn = "categorical_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     if not isinstance(logits, Tensor) or logits.dim() < 1:
         raise ValueError(f"{fn}: logits must be a tensor of shape (..., K) with classes last")
     if not isinstance(target, Tensor):
@@ -1476,7 +1471,7 @@ def gmm_nll(
     tensor([0.9186, 2.2258])
     """
     fn = "gmm_nll"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     if not isinstance(logits, Tensor) or logits.dim() < 1:
         raise ValueError(f"{fn}: logits must be a tensor of shape (..., K) with components last")
     logits_t, loc_t, scale_t, target_t = _convert(logits, loc, scale, target)
@@ -1562,7 +1557,7 @@ def pinball_loss(
     tensor([0.1000, 0.9000])
     """
     fn = "pinball_loss"
-    _check_reduction(fn, reduction)
+    _check_reduction(reduction, fn)
     if _is_number(quantile):
         tau = float(quantile)
         if validation_enabled():

@@ -43,7 +43,7 @@ from typing import Literal
 import torch
 from torch import distributions as D
 
-from cebook._validation import _reduce, _show, validation_enabled
+from cebook._validation import _check_reduction, _reduce, _show, validation_enabled
 
 __all__ = [
     "crps_gaussian",
@@ -66,11 +66,6 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 # --------------------------------------------------------------------------------------------
 # helpers
-
-
-def _check_reduction(reduction: str, caller: str) -> None:
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{caller}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def _tensors(caller: str, target: Number, **params: Number) -> tuple[torch.Tensor, ...]:
