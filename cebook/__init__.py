@@ -11,7 +11,16 @@ matplotlib backend and touches no network.
 """
 
 from cebook._validation import set_validation, validation, validation_enabled
-from cebook.train import device, fit, seed
+from cebook.train import History, device, fit, seed, seed_offset
 
-__all__ = ["device", "fit", "seed", "set_validation", "validation", "validation_enabled"]
+__all__ = [
+    "History",
+    "device",
+    "fit",
+    "seed",
+    "seed_offset",
+    "set_validation",
+    "validation",
+    "validation_enabled",
+]
 __version__ = "0.1.0"

@@ -6,6 +6,7 @@ CPU, on Apple silicon and on a CUDA GPU.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from collections.abc import Callable
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["device", "seed", "fit"]
+__all__ = ["device", "seed", "seed_offset", "fit", "History"]
 
 
 def device() -> torch.device:
@@ -61,25 +62,70 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
-def seed(n: int) -> None:
+def seed_offset() -> int:
+    """Return ``CEBOOK_SEED_OFFSET`` as an int (0 when unset), the shift :func:`seed` adds.
+
+    Raises
+    ------
+    ValueError
+        If the variable is set to anything but a non-negative integer.
+
+    Examples
+    --------
+    >>> import os, cebook
+    >>> cebook.seed_offset() == int(os.environ.get("CEBOOK_SEED_OFFSET", "0") or 0)
+    True
+    """
+    text = os.environ.get("CEBOOK_SEED_OFFSET", "").strip()
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise ValueError(f"seed: CEBOOK_SEED_OFFSET must be a non-negative integer, got {text!r}")
+    return int(text)
+
+
+def seed(n: int) -> int:
     """Seed Python's, NumPy's and PyTorch's global generators (all CUDA devices included).
+
+    The seed used is ``n + CEBOOK_SEED_OFFSET`` (the environment variable, 0 when unset), and it is
+    returned, so that data generators and ``torch.Generator`` objects can be seeded with it too:
+    ``s = cebook.seed(0); data = cebook.data.heteroscedastic_sine(seed=s)``. Setting the variable
+    reruns a whole chapter on other draws and other initial weights, which is how a reader checks
+    that its claims do not hang on one seed: ``CEBOOK_SEED_OFFSET=3 make test``.
 
     Call it at the top of a notebook; importing :mod:`cebook` seeds nothing. Every chapter of the
     book calls it before each experiment.
 
+    Parameters
+    ----------
+    n : int
+        The chapter's seed, a non-negative int.
+
+    Returns
+    -------
+    int
+        The seed actually used, ``n + CEBOOK_SEED_OFFSET``.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a non-negative int, or ``CEBOOK_SEED_OFFSET`` is not a non-negative integer.
+
     Examples
     --------
     >>> import cebook, torch
-    >>> cebook.seed(0); a = torch.rand(2)
-    >>> cebook.seed(0); b = torch.rand(2)
+    >>> s = cebook.seed(0); a = torch.rand(2)
+    >>> s = cebook.seed(0); b = torch.rand(2)
     >>> bool(torch.equal(a, b))
     True
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"seed: n must be a non-negative int, got {n!r}")
+    n += seed_offset()
     random.seed(n)
     np.random.seed(n % 2**32)
     torch.manual_seed(n)
+    return n
 
 
 def _batches(
@@ -89,6 +135,31 @@ def _batches(
         return [torch.arange(n, device=dev)]
     order = torch.randperm(n, device=dev) if shuffle else torch.arange(n, device=dev)
     return list(order.split(batch_size))
+
+
+class History(list):
+    """The mean training loss of each epoch (a list of float), as :func:`fit` returns it.
+
+    Attributes
+    ----------
+    validation : list of float
+        The validation loss after each epoch; empty when :func:`fit` got no ``validation`` set.
+    best_epoch : int or None
+        The epoch (0-based) whose parameters the model holds at the end when a validation set was
+        given: the one with the lowest validation loss. ``None`` otherwise.
+
+    Examples
+    --------
+    >>> import cebook
+    >>> history = cebook.History([3.0, 2.0, 1.0], [2.5, 1.5, 1.7], best_epoch=1)
+    >>> history[-1], history.validation[history.best_epoch]
+    (1.0, 1.5)
+    """
+
+    def __init__(self, train: list[float], validation: list[float], best_epoch: int | None):
+        super().__init__(train)
+        self.validation = validation
+        self.best_epoch = best_epoch
 
 
 def fit(
@@ -102,16 +173,23 @@ def fit(
     batch_size: int | None = None,
     weight_decay: float = 0.0,
     optimizer: torch.optim.Optimizer | None = None,
+    schedule: str = "constant",
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None,
     device: torch.device | str | None = None,
     progress: bool = True,
-) -> list[float]:
+) -> History:
     """Train ``model`` by minimising ``loss_fn(model(x), y)`` and return the loss history.
 
     The model and the data are moved to ``device`` (by default :func:`cebook.device`). Each epoch
     visits the data once, in shuffled mini-batches of ``batch_size`` (the whole set when ``None``),
-    with Adam unless ``optimizer`` is given. The loss is summed on the device and read back once,
+    with Adam unless ``optimizer`` is given. The losses are kept on the device and read back once,
     at the end, so the loop never waits for the GPU between steps. Every chapter of the book
     trains its models with it.
+
+    Two options make the model it returns a converged one rather than the last step of a run that
+    may still oscillate: ``schedule="cosine"`` decays the learning rate to zero over the epochs,
+    and ``validation=(x_val, y_val)`` keeps the parameters of the epoch with the lowest validation
+    loss (early stopping without stopping: the run goes on, the best state is restored at the end).
 
     Parameters
     ----------
@@ -129,6 +207,14 @@ def fit(
     optimizer : torch.optim.Optimizer, optional
         An optimiser already built over ``model.parameters()``; ``torch.optim.LBFGS`` works too
         (each step passes it a closure).
+    schedule : {"constant", "cosine"}
+        The learning rate over the epochs: constant, or a cosine decay from its initial value to
+        zero at the last epoch (stepped once per epoch; it scales the optimiser's own rate).
+    validation : tuple of Tensor, optional
+        ``(x_val, y_val)``: evaluated with ``loss_fn`` after every epoch, in ``eval`` mode and
+        without gradients; at the end the model gets back the parameters and buffers of the epoch
+        with the lowest validation loss. The best state is tracked on the device with no host
+        synchronisation.
     device : torch.device or str, optional
         Where to train; :func:`cebook.device` when ``None``.
     progress : bool
@@ -137,13 +223,20 @@ def fit(
 
     Returns
     -------
-    list of float
-        The mean training loss of each epoch (length ``epochs``).
+    History
+        A list of the mean training loss of each epoch (length ``epochs``), with the attributes
+        ``validation`` (the validation loss of each epoch) and ``best_epoch``.
+
+    Raises
+    ------
+    ValueError
+        On a non-positive ``epochs`` or ``batch_size``, an unknown ``schedule``, inputs that are
+        not tensors, or ``x`` and ``y`` (or the two validation tensors) of different lengths.
 
     Examples
     --------
     >>> import torch, cebook
-    >>> cebook.seed(0)
+    >>> _ = cebook.seed(0)
     >>> x = torch.linspace(-1, 1, 64).unsqueeze(-1)
     >>> y = 3 * x
     >>> model = torch.nn.Linear(1, 1)
@@ -156,22 +249,34 @@ def fit(
         raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"fit: batch_size must be a positive int or None, got {batch_size!r}")
-    if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
-        raise ValueError(
-            f"fit: x and y must be tensors, got {type(x).__name__} and {type(y).__name__}"
-        )
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(
-            f"fit: x and y must have the same number of examples, got x.shape={tuple(x.shape)} "
-            f"and y.shape={tuple(y.shape)}"
-        )
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"fit: schedule must be 'constant' or 'cosine', got {schedule!r}")
+    _check_pair(x, y, "x", "y")
+    if validation is not None:
+        if not isinstance(validation, tuple) or len(validation) != 2:
+            raise ValueError(
+                f"fit: validation must be a tuple (x_val, y_val), got {type(validation).__name__}"
+            )
+        _check_pair(*validation, "x_val", "y_val")
     dev = torch.device(device) if device is not None else globals()["device"]()
     model.to(dev)
     x, y = x.to(dev), y.to(dev)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = None
+    if schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda epoch: 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+        )
     n = x.shape[0]
     history = torch.zeros(epochs, device=dev)
+    val_history = torch.zeros(epochs if validation is not None else 0, device=dev)
+    if validation is not None:
+        x_val, y_val = validation[0].to(dev), validation[1].to(dev)
+        state = model.state_dict(keep_vars=True)
+        best_state = {k: v.detach().clone() for k, v in state.items()}
+        best_loss = torch.full((), math.inf, device=dev)
+        best_epoch = torch.zeros((), dtype=torch.long, device=dev)
     epoch_range: Any = range(epochs)
     if progress:
         from tqdm import tqdm
@@ -192,5 +297,37 @@ def fit(
             loss = optimizer.step(closure)
             total = total + loss.detach() * index.numel()
         history[epoch] = total / n
+        if scheduler is not None:
+            scheduler.step()
+        if validation is not None:
+            model.eval()
+            with torch.no_grad():
+                val_loss = loss_fn(model(x_val), y_val).detach().reshape(())
+                val_history[epoch] = val_loss
+                # NaN never improves; the comparison stays on the device (no sync).
+                better = val_loss < best_loss
+                best_loss = torch.where(better, val_loss, best_loss)
+                best_epoch = torch.where(better, epoch, best_epoch)
+                for key, value in state.items():
+                    best_state[key].copy_(torch.where(better, value.detach(), best_state[key]))
+            model.train()
     model.eval()
-    return history.cpu().tolist()
+    if validation is None:
+        return History(history.cpu().tolist(), [], None)
+    with torch.no_grad():
+        for key, value in state.items():
+            value.copy_(best_state[key])
+    return History(history.cpu().tolist(), val_history.cpu().tolist(), int(best_epoch.item()))
+
+
+def _check_pair(x: object, y: object, x_name: str, y_name: str) -> None:
+    if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
+        raise ValueError(
+            f"fit: {x_name} and {y_name} must be tensors, got {type(x).__name__} and "
+            f"{type(y).__name__}"
+        )
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"fit: {x_name} and {y_name} must have the same number of examples, got "
+            f"{x_name}.shape={tuple(x.shape)} and {y_name}.shape={tuple(y.shape)}"
+        )

@@ -61,7 +61,16 @@ def test_every_public_function_has_an_example(module_name):
 
 
 def test_top_level_functions_have_examples():
-    for name in ["device", "seed", "fit", "set_validation", "validation", "validation_enabled"]:
+    for name in [
+        "device",
+        "seed",
+        "seed_offset",
+        "fit",
+        "History",
+        "set_validation",
+        "validation",
+        "validation_enabled",
+    ]:
         assert ">>>" in (inspect.getdoc(getattr(cebook, name)) or ""), name
 
 

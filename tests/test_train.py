@@ -181,3 +181,114 @@ def test_fit_drives_lbfgs():
     )
     fitted = torch.cat([model.weight.squeeze(), model.bias])
     assert torch.allclose(fitted, solution.solution.squeeze(), atol=1e-8)
+
+
+def test_seed_adds_the_offset_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CEBOOK_SEED_OFFSET", "3")
+    assert cebook.seed_offset() == 3
+    assert cebook.seed(2) == 5
+    shifted = torch.rand(3)
+    torch.manual_seed(5)
+    assert torch.equal(shifted, torch.rand(3))
+    monkeypatch.delenv("CEBOOK_SEED_OFFSET")
+    assert cebook.seed(2) == 2
+
+
+@pytest.mark.parametrize("bad", ["-1", "one", "1.5"])
+def test_seed_rejects_a_bad_offset(monkeypatch, bad):
+    monkeypatch.setenv("CEBOOK_SEED_OFFSET", bad)
+    with pytest.raises(ValueError, match="seed: CEBOOK_SEED_OFFSET must be a non-negative integer"):
+        cebook.seed(0)
+
+
+def _noisy_line(n, seed):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, generator=generator)
+    return x, 2.0 * x + 0.5 * torch.randn(n, 1, generator=generator)
+
+
+def test_fit_cosine_schedule_decays_the_rate_to_zero():
+    x, y = _noisy_line(64, 0)
+    model = torch.nn.Linear(1, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    rates = []
+
+    def loss_fn(out, target):  # called once per step, inside the optimiser's closure
+        rates.append(optimizer.param_groups[0]["lr"])
+        return torch.nn.functional.mse_loss(out, target)
+
+    cebook.fit(
+        model, loss_fn, x, y, epochs=4, optimizer=optimizer, schedule="cosine", device="cpu",
+        progress=False,
+    )  # fmt: skip
+    expected = [0.1 * 0.5 * (1 + math.cos(math.pi * e / 4)) for e in range(4)]
+    assert rates == pytest.approx(expected)
+
+
+def test_fit_cosine_schedule_settles_where_a_constant_rate_oscillates():
+    # Mini-batch Adam at a large constant rate keeps jumping around the least-squares solution;
+    # with the cosine decay the last iterate lands on it.
+    x, y = _noisy_line(256, 1)
+    design = torch.cat([x, torch.ones_like(x)], dim=1)
+    solution = torch.linalg.lstsq(design, y).solution.squeeze()
+    errors = {}
+    for schedule in ("constant", "cosine"):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(1, 1)
+        cebook.fit(
+            model, torch.nn.functional.mse_loss, x, y, epochs=200, lr=0.3, batch_size=16,
+            schedule=schedule, device="cpu", progress=False,
+        )  # fmt: skip
+        fitted = torch.cat([model.weight.squeeze(0), model.bias]).detach()
+        errors[schedule] = (fitted - solution).abs().max().item()
+    assert errors["cosine"] < 0.01 < errors["constant"]
+
+
+def test_fit_restores_the_state_with_the_lowest_validation_loss():
+    # An over-parameterised network on few noisy points overfits; the restored state must be the
+    # one of the best validation epoch, and its validation loss the minimum of the history.
+    x, y = _noisy_line(20, 2)
+    x_val, y_val = _noisy_line(200, 3)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(1, 64), torch.nn.Tanh(), torch.nn.Linear(64, 1))
+    history = cebook.fit(
+        model, torch.nn.functional.mse_loss, x, y, epochs=300, lr=0.05,
+        validation=(x_val, y_val), device="cpu", progress=False,
+    )  # fmt: skip
+    assert len(history) == len(history.validation) == 300
+    best = min(range(300), key=history.validation.__getitem__)
+    assert history.best_epoch == best < 299
+    with torch.no_grad():
+        restored = torch.nn.functional.mse_loss(model(x_val), y_val).item()
+    assert restored == pytest.approx(history.validation[best], rel=1e-6)
+    assert restored < history.validation[-1]
+    assert not model.training
+
+
+def test_fit_without_validation_has_no_best_epoch():
+    x, y = _noisy_line(8, 4)
+    history = cebook.fit(
+        torch.nn.Linear(1, 1), torch.nn.functional.mse_loss, x, y, epochs=2, device="cpu",
+        progress=False,
+    )  # fmt: skip
+    assert history.validation == [] and history.best_epoch is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"schedule": "linear"}, "fit: schedule must be 'constant' or 'cosine', got 'linear'"),
+        ({"validation": torch.zeros(4, 1)}, "fit: validation must be a tuple"),
+        (
+            {"validation": (torch.zeros(3, 1), torch.zeros(2, 1))},
+            r"fit: x_val and y_val must have the same number of examples, got "
+            r"x_val.shape=\(3, 1\) and y_val.shape=\(2, 1\)",
+        ),
+    ],
+)
+def test_fit_rejects_bad_schedule_and_validation(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cebook.fit(
+            torch.nn.Linear(1, 1), torch.nn.functional.mse_loss, torch.zeros(4, 1),
+            torch.zeros(4, 1), progress=False, **kwargs,
+        )  # fmt: skip
