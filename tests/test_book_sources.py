@@ -62,3 +62,24 @@ def test_cited_keys_exist():
         for group in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", path.read_text()):
             for key in group.split(","):
                 assert key.strip() in keys, f"{path.name}: unknown citation {key}"
+
+
+def _glued_names(text: str) -> list[re.Pattern]:
+    """The names a chapter glues, as patterns (an f-string name matches any value of its fields)."""
+    names = re.findall(r"\bglue\(\s*(f?)([\"'])(.+?)\2", text)
+    return [
+        re.compile(re.sub(r"\\\{.*?\\\}", ".+", re.escape(name)) if f else re.escape(name))
+        for f, _, name in names
+    ]
+
+
+@pytest.mark.parametrize("chapter", chapters())
+def test_every_glue_reference_is_glued_in_its_chapter(chapter):
+    # The prose states computed numbers through myst-nb's glue; a reference to a name the chapter
+    # never glues would render as a warning, or a stale number if another page glued it.
+    text = (ROOT / f"{chapter}.md").read_text()
+    glued = _glued_names(text)
+    for role, name in re.findall(r"\{glue(:[a-z]*)?\}`([^`:]+)", text):
+        assert any(p.fullmatch(name) for p in glued), f"{{glue{role}}}`{name}` is never glued"
+    for name in re.findall(r"```\{glue(?::[a-z]+)?\} *(\S+)", text):
+        assert any(p.fullmatch(name) for p in glued), f"glue directive {name} is never glued"

@@ -27,6 +27,7 @@ def test_chapter_shows_figures_math_and_no_errors(chapter):
     assert "\\[" in page or "\\(" in page or "math notranslate" in page, "no math in the page"
     assert "Traceback (most recent call last)" not in page, "an uncaught error in an output"
     assert "remove-cell" not in page, "a hidden check leaked into the page"
+    assert "{glue" not in page, "a glue reference was not resolved"
 
 
 def test_mathjax_is_served_offline():
