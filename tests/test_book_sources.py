@@ -1,5 +1,6 @@
 """Checks of the book's sources: the table of contents, the chapters' form, and git hygiene."""
 
+import ast
 import re
 import subprocess
 
@@ -66,11 +67,23 @@ def test_cited_keys_exist():
 
 def _glued_names(text: str) -> list[re.Pattern]:
     """The names a chapter glues, as patterns (an f-string name matches any value of its fields)."""
-    names = re.findall(r"\bglue\(\s*(f?)([\"'])(.+?)\2", text)
-    return [
-        re.compile(re.sub(r"\\\{.*?\\\}", ".+", re.escape(name)) if f else re.escape(name))
-        for f, _, name in names
-    ]
+    patterns = []
+    for cell in re.findall(r"```\{code-cell\} ipython3\n(.*?)```", text, re.S):
+        code = "\n".join(
+            "" if line.startswith((":", "%", "!")) else line for line in cell.splitlines()
+        )
+        for node in ast.walk(ast.parse(code)):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "glue"):
+                continue
+            name = node.args[0]
+            if isinstance(name, ast.Constant):
+                patterns.append(re.compile(re.escape(name.value)))
+            elif isinstance(name, ast.JoinedStr):
+                parts = [
+                    re.escape(v.value) if isinstance(v, ast.Constant) else ".+" for v in name.values
+                ]
+                patterns.append(re.compile("".join(parts)))
+    return patterns
 
 
 @pytest.mark.parametrize("chapter", chapters())
