@@ -382,9 +382,11 @@ class Bins:
 
         The edges are :math:`f^{-1}(-1 + 2k/n)`, :math:`k = 0, \dots, n`, with :math:`f` the
         μ-law (:func:`mu_law_encode`), so the bins are narrow near 0 and wide near
-        :math:`\pm 1`. **The centres are the decoded midpoints** :math:`f^{-1}(-1 + (2k+1)/n)` —
-        the value WaveNet's decoder returns for level :math:`k` — not the arithmetic midpoints of
-        the edges (they lie a little closer to 0). Used in ``book/classification/bins.md``.
+        :math:`\pm 1`. **The centres are the decoded midpoints** :math:`f^{-1}(-1 + (2k+1)/n)`,
+        not the arithmetic midpoints of the edges (they lie a little closer to 0). WaveNet's paper
+        specifies no decoder; torchaudio's ``mu_law_decoding`` returns the levels
+        :math:`f^{-1}(-1 + 2q/(n-1))` instead, which are not the centres of these bins.
+        Used in ``book/classification/bins.md``.
 
         Parameters
         ----------
