@@ -292,3 +292,19 @@ def test_fit_rejects_bad_schedule_and_validation(kwargs, message):
             torch.nn.Linear(1, 1), torch.nn.functional.mse_loss, torch.zeros(4, 1),
             torch.zeros(4, 1), progress=False, **kwargs,
         )  # fmt: skip
+
+
+def test_fit_reads_the_module_device_when_called(monkeypatch):
+    # tests/devsim.py replaces cebook.train.device; fit must use the replacement, not a copy of
+    # the function taken at import.
+    calls = []
+    monkeypatch.setattr(cebook.train, "device", lambda: calls.append(1) or torch.device("cpu"))
+    cebook.fit(
+        torch.nn.Linear(1, 1),
+        torch.nn.functional.mse_loss,
+        torch.ones(4, 1),
+        torch.ones(4, 1),
+        epochs=1,
+        progress=False,
+    )
+    assert calls == [1]
