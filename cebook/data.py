@@ -18,7 +18,8 @@ PyTorch's gamma and beta samplers accept no generator.) The law is built on the 
 dtype of the ``x`` it is given.
 
 The real-data loaders return a :class:`RealData` read from data sets that ship inside
-statsmodels and scikit-learn (imported lazily; nothing is downloaded).
+statsmodels and scikit-learn (imported lazily; nothing is downloaded; ``pip install 'cebook[data]'``
+installs both).
 """
 
 from __future__ import annotations
@@ -173,7 +174,9 @@ def _uniform_x(rng: np.random.Generator, n: int, low: float, high: float) -> np.
     return np.sort(rng.uniform(low, high, size=n))
 
 
-def _toy(x: np.ndarray, y: np.ndarray, law: Law | None, name: str, description: str, **params):
+def _toy(
+    x: np.ndarray, y: np.ndarray, law: Law | None, name: str, description: str, **params: float
+) -> ToyData:
     return ToyData(
         x=_tensor(x).unsqueeze(-1),
         y=_tensor(y),
@@ -349,11 +352,10 @@ class BishopInverseLaw(D.Distribution):
         # one batched bisection for both ends of every piece: on an increasing piece S is
         # [g⁻¹(t - δ), g⁻¹(t + δ)], on a decreasing one the two are swapped
         k = len(pieces)
-        like = dict(dtype=t.dtype, device=t.device)
-        low = torch.tensor([p[0] for p in pieces], **like).repeat(2)
-        high = torch.tensor([p[1] for p in pieces], **like).repeat(2)
-        sign = torch.tensor([p[2] for p in pieces], **like).repeat(2)
-        side = torch.tensor([-1.0] * k + [1.0] * k, **like)
+        low = t.new_tensor([p[0] for p in pieces]).repeat(2)  # new_tensor: t's dtype and device
+        high = t.new_tensor([p[1] for p in pieces]).repeat(2)
+        sign = t.new_tensor([p[2] for p in pieces]).repeat(2)
+        side = t.new_tensor([-1.0] * k + [1.0] * k)
         shape = (2 * k,) + (1,) * t.dim()
         level = t.unsqueeze(0) + (side * sign * self.half_width).reshape(shape)
         ends = self._solve(level, low.reshape(shape), high.reshape(shape), sign.reshape(shape))
@@ -422,7 +424,7 @@ class BishopInverseLaw(D.Distribution):
             result = torch.where(in_later, self._a[..., k] + (mass - before[..., k]), result)
         return result.clamp(0, 1)
 
-    def sample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> torch.Tensor:
+    def sample(self, sample_shape: torch.Size | list[int] | tuple[int, ...] = ()) -> torch.Tensor:
         shape = self._extended_shape(torch.Size(sample_shape))
         with torch.no_grad():
             u = torch.rand(shape, dtype=self.t.dtype, device=self.t.device)
@@ -879,7 +881,7 @@ def _import(module: str, package: str, caller: str) -> Any:
     except ImportError as error:
         raise ImportError(
             f"{caller} needs {package}, which ships the data set; install it with "
-            f"`pip install {package}` (or `pip install 'cebook[book]'`)"
+            f"`pip install 'cebook[data]'` (or `pip install {package}`)"
         ) from error
 
 

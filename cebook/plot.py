@@ -24,13 +24,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import matplotlib as mpl
 import numpy as np
 import torch
 from torch import distributions as D
 
+try:
+    import matplotlib as mpl
+    from cycler import cycler  # installed with matplotlib
+except ImportError as error:  # matplotlib is an optional dependency: the plot extra
+    raise ImportError(
+        "cebook.plot needs matplotlib; install it with `pip install 'cebook[plot]'`"
+    ) from error
+
 if TYPE_CHECKING:  # pragma: no cover - for annotations only
     from matplotlib.axes import Axes
+    from matplotlib.typing import RcKeyType
 
     from cebook.bins import Bins
 
@@ -59,7 +67,7 @@ COLORS: list[str] = [
 ]
 
 #: The book's ``rcParams``, applied by :func:`use_style` and :func:`style`.
-RC_PARAMS: dict[str, Any] = {
+RC_PARAMS: dict[RcKeyType, Any] = {
     "figure.figsize": (6.0, 3.5),
     "figure.dpi": 110,
     "savefig.dpi": 110,
@@ -75,7 +83,7 @@ RC_PARAMS: dict[str, Any] = {
     "grid.linewidth": 0.6,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": mpl.cycler(color=COLORS),
+    "axes.prop_cycle": cycler(color=COLORS),
     "lines.linewidth": 1.8,
     "legend.frameon": False,
     "image.cmap": "viridis",
@@ -196,7 +204,8 @@ def _quantiles(
             return dist.icdf(p).expand(len(probs), *batch)
         except NotImplementedError:
             pass
-        discrete = dist.support.is_discrete
+        support = dist.support
+        discrete = support is not None and support.is_discrete
         if not discrete:
             try:
                 _cdf(dist, mean.detach())
@@ -462,7 +471,7 @@ def pit_histogram(
         )
     ax.hist(
         values,
-        bins=np.linspace(0, 1, n_bins + 1),
+        bins=np.linspace(0, 1, n_bins + 1).tolist(),
         density=True,
         color=color,
         alpha=0.8,
@@ -625,7 +634,12 @@ def bin_probabilities(
         with torch.no_grad():
             if density:
                 grid = torch.linspace(float(edges[0]), float(edges[-1]), 400, device=device)
-                inside = truth.support.check(grid)
+                support = truth.support
+                inside = (
+                    support.check(grid)
+                    if support is not None
+                    else torch.ones_like(grid, dtype=torch.bool)
+                )
                 safe = torch.where(inside, grid, truth.mean.detach().expand_as(grid))
                 values = torch.where(inside, truth.log_prob(safe).exp(), torch.zeros_like(grid))
                 ax.plot(

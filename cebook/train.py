@@ -10,7 +10,7 @@ import math
 import os
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import torch
@@ -60,6 +60,12 @@ def device() -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _default_device() -> torch.device:
+    # fit's ``device`` parameter shadows :func:`device`; this reads the module's (at call time, so
+    # that a replaced ``cebook.train.device``, as tests/devsim.py installs, is the one used).
+    return device()
 
 
 def seed_offset() -> int:
@@ -137,7 +143,7 @@ def _batches(
     return list(order.split(batch_size))
 
 
-class History(list):
+class History(list[float]):
     """The mean training loss of each epoch (a list of float), as :func:`fit` returns it.
 
     Attributes
@@ -162,9 +168,12 @@ class History(list):
         self.best_epoch = best_epoch
 
 
+_Output = TypeVar("_Output")
+
+
 def fit(
-    model: nn.Module,
-    loss_fn: Callable[[Any, torch.Tensor], torch.Tensor],
+    model: Callable[[torch.Tensor], _Output],
+    loss_fn: Callable[[_Output, torch.Tensor], torch.Tensor],
     x: torch.Tensor,
     y: torch.Tensor,
     *,
@@ -195,9 +204,12 @@ def fit(
     ----------
     model : nn.Module
         Maps ``x`` to whatever ``loss_fn`` expects (a tensor, or a tuple of a law's parameters).
+        (Annotated as a callable so that a type checker passes its output type to ``loss_fn``.)
     loss_fn : callable
         ``loss_fn(output, y)`` returns a scalar tensor, for instance
-        ``lambda out, y: cebook.losses.gaussian_nll(*out, y)``.
+        ``lambda out, y: cebook.losses.gaussian_nll(*out, y)``. Under ``mypy --strict`` that
+        lambda type-checks when ``model`` is a head of :mod:`cebook.heads` (whose call is typed);
+        an ``nn.Sequential`` returns ``Any``, so give ``loss_fn`` annotated parameters instead.
     x, y : Tensor
         Inputs and targets; their first dimension indexes the examples.
     epochs : int
@@ -230,8 +242,9 @@ def fit(
     Raises
     ------
     ValueError
-        On a non-positive ``epochs`` or ``batch_size``, an unknown ``schedule``, inputs that are
-        not tensors, or ``x`` and ``y`` (or the two validation tensors) of different lengths.
+        On a ``model`` that is not an ``nn.Module``, a non-positive ``epochs`` or ``batch_size``,
+        an unknown ``schedule``, inputs that are not tensors, or ``x`` and ``y`` (or the two
+        validation tensors) of different lengths.
 
     Examples
     --------
@@ -245,6 +258,8 @@ def fit(
     >>> history[-1] < 1e-4
     True
     """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"fit: model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
@@ -258,7 +273,7 @@ def fit(
                 f"fit: validation must be a tuple (x_val, y_val), got {type(validation).__name__}"
             )
         _check_pair(*validation, "x_val", "y_val")
-    dev = torch.device(device) if device is not None else globals()["device"]()
+    dev = torch.device(device) if device is not None else _default_device()
     model.to(dev)
     x, y = x.to(dev), y.to(dev)
     if optimizer is None:
@@ -294,7 +309,8 @@ def fit(
                 return loss
 
             # A closure serves every optimiser, L-BFGS (which re-evaluates the loss) included.
-            loss = optimizer.step(closure)
+            # Each returns the closure's loss, a tensor (torch annotates the closure as -> float).
+            loss = cast(torch.Tensor, optimizer.step(closure))  # type: ignore[arg-type]
             total = total + loss.detach() * index.numel()
         history[epoch] = total / n
         if scheduler is not None:

@@ -1,5 +1,11 @@
-"""Packaging: dependency lists agree, py.typed ships, importing cebook has no side effects."""
+"""Packaging: dependency lists agree, py.typed and the licence ship, one version, optional extras
+(cebook imports without matplotlib), lazy submodules, importing cebook has no side effects.
 
+The tests that read the repository's files (pyproject.toml, environment.yml) skip when the tests
+run from a copy outside the repository (``make wheel``); the others run everywhere.
+"""
+
+import importlib.metadata
 import re
 import subprocess
 import sys
@@ -10,14 +16,28 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, from PyPI (the test extra installs it)
     import tomli as tomllib
 
+import pytest
+
+import cebook
+
 ROOT = Path(__file__).resolve().parents[1]
+
+needs_repository = pytest.mark.skipif(
+    not (ROOT / "pyproject.toml").exists(),
+    reason="reads the repository's pyproject.toml: these tests run from a copy outside it",
+)
+
+
+def _project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
 def _pyproject_requirements() -> set[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    # An extra that names cebook's own extras ("cebook[plot,data]") adds nothing to the list.
+    project = _project()
     requirements = list(project["dependencies"])
     for extra in project["optional-dependencies"].values():
-        requirements.extend(extra)
+        requirements.extend(r for r in extra if not r.startswith("cebook["))
     return {re.sub(r"\s+", "", r) for r in requirements}
 
 
@@ -28,30 +48,143 @@ def _environment_requirements() -> set[str]:
     return {re.sub(r"\s+", "", r) for r in pip_lines if r != "-e ."}
 
 
+def _names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[<>=;\[ ]", r)[0] for r in requirements}
+
+
+@needs_repository
 def test_environment_yml_matches_pyproject():
     assert _environment_requirements() == _pyproject_requirements()
 
 
+@needs_repository
 def test_runtime_dependencies_have_lower_bounds_only():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert {re.split(r"[<>=]", d)[0] for d in project["dependencies"]} == {
-        "numpy",
-        "torch",
-        "matplotlib",
-        "tqdm",
-    }
+    # matplotlib (cebook.plot) and the data sets' packages are extras; tqdm draws fit's default
+    # progress bar, so it stays (pure Python, no dependencies of its own).
+    project = _project()
+    assert _names(project["dependencies"]) == {"numpy", "torch", "tqdm"}
     for requirement in project["dependencies"]:
         assert ">=" in requirement and "<" not in requirement.replace(">=", ""), requirement
 
 
+@needs_repository
+def test_extras_install_what_their_users_import():
+    extras = _project()["optional-dependencies"]
+    assert _names(extras["plot"]) == {"matplotlib"}
+    assert _names(extras["data"]) == {"scikit-learn", "statsmodels"}
+    for name in ("book", "test"):  # the chapters and the tests plot and load the real data
+        assert "cebook[plot,data]" in extras[name], name
+
+
+@needs_repository
+def test_linters_are_pinned_exactly():
+    # a new ruff or mypy release may change the format or the checks: `make lint` must not drift
+    test = {re.split(r"[<>=]", r)[0]: r for r in _project()["optional-dependencies"]["test"]}
+    assert re.fullmatch(r"ruff==[\d.]+", test["ruff"]), test["ruff"]
+    assert re.fullmatch(r"mypy==[\d.]+", test["mypy"]), test["mypy"]
+
+
+@needs_repository
 def test_jupyter_book_is_pinned_below_2():
     assert "jupyter-book>=1.0.4,<2" in _pyproject_requirements()
 
 
-def test_py_typed_ships():
+@needs_repository
+def test_py_typed_and_the_licence_ship():
+    # make wheel checks that both are inside the built wheel
     assert (ROOT / "cebook" / "py.typed").exists()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["cebook"]
+    assert pyproject["project"]["license"] == "MIT"
+    assert pyproject["project"]["license-files"] == ["LICENSE"]
+    licence = (ROOT / "LICENSE").read_text()
+    assert licence.startswith("MIT License") and "The cebook authors" in licence
+
+
+@needs_repository
+def test_the_version_has_one_source():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in pyproject["project"]
+    assert pyproject["project"]["dynamic"] == ["version"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "cebook.__version__"}
+
+
+def test_the_installed_version_is_the_package_version():
+    # fails on an editable install whose metadata predates a version bump: reinstall
+    assert importlib.metadata.version("cebook") == cebook.__version__
+    assert re.fullmatch(r"\d+\.\d+\.\d+", cebook.__version__)
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+# Makes `import matplotlib` fail, as on an install without the plot extra.
+_BLOCK_MATPLOTLIB = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError(f"No module named {name!r} (blocked by the test)")
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_cebook_imports_without_matplotlib():
+    result = _run(
+        _BLOCK_MATPLOTLIB
+        + """
+import cebook, cebook.losses, cebook.heads, cebook.bins, cebook.metrics, cebook.data, cebook.train
+import torch
+from cebook.heads import GaussianHead
+from cebook.losses import gaussian_nll
+gaussian_nll(*GaussianHead(3)(torch.zeros(2, 3)), torch.zeros(2))
+assert not any(m.split(".")[0] == "matplotlib" for m in sys.modules), "matplotlib imported"
+print("ok")
+"""
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_cebook_plot_without_matplotlib_names_the_extra():
+    result = _run(_BLOCK_MATPLOTLIB + "import cebook.plot\n")
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (
+        "ImportError: cebook.plot needs matplotlib; install it with `pip install 'cebook[plot]'`"
+    ), result.stderr
+
+
+def test_submodules_load_lazily_on_attribute_access():
+    result = _run(
+        """
+import sys, cebook
+lazy = ["bins", "data", "heads", "losses", "metrics", "plot"]
+assert not [m for m in lazy if f"cebook.{m}" in sys.modules], "loaded by import cebook"
+assert set(lazy) <= set(dir(cebook))
+assert cebook.losses.gaussian_nll.__module__ == "cebook.losses"
+assert "cebook.losses" in sys.modules and "cebook.heads" not in sys.modules
+assert cebook.heads is sys.modules["cebook.heads"]
+try:
+    cebook.no_such_module
+except AttributeError as error:
+    assert str(error) == "module 'cebook' has no attribute 'no_such_module'", error
+else:
+    raise AssertionError("no AttributeError")
+print("ok")
+"""
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_package_docstring_example_runs():
+    # test_docstrings runs the submodules' examples; this one is the package's own
+    import doctest
+
+    result = doctest.testmod(cebook, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0, result
 
 
 def test_import_has_no_side_effects():
@@ -77,6 +210,6 @@ assert dict(matplotlib.rcParams) == rc, "rcParams changed"
 assert list(warnings.filters) == filters, "warning filters changed"
 print("clean")
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = _run(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "clean"
