@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +48,7 @@ from torch import distributions as D
 from torch import nn
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
-    from cebook.bins import Bins
+    from cebook.bins import Bins, DecodeMethod
 
 __all__ = [
     "GaussianHead",
@@ -69,6 +69,9 @@ __all__ = [
 ]
 
 Link = Literal["exp", "softplus"]
+
+# The tuple of parameters a head returns, e.g. tuple[Tensor, Tensor] for (loc, scale).
+_Params = TypeVar("_Params", bound=tuple[torch.Tensor, ...])
 
 # Above this raw value the exponential link continues along its tangent: exp(20) = 4.85e8.
 _MAX_LOG = 20.0
@@ -125,7 +128,9 @@ def _check_int(name: str, value: object, head: str) -> int:
     return value
 
 
-def _check_floor_init(head: str, floor_name: str, floor: float, init_name: str, init: float):
+def _check_floor_init(
+    head: str, floor_name: str, floor: float, init_name: str, init: float
+) -> None:
     if not floor >= 0:
         raise ValueError(f"{head}: {floor_name} must be >= 0, got {floor!r}")
     if not init > floor:
@@ -138,8 +143,17 @@ def _check_link(head: str, link: str) -> Link:
     return link  # type: ignore[return-value]
 
 
-class _Head(nn.Module):
-    """One linear layer whose outputs are split into ``n_params`` blocks of ``out_features``."""
+class _Head(nn.Module, Generic[_Params]):
+    """One linear layer whose outputs are split into ``n_params`` blocks of ``out_features``.
+
+    Block ``i`` is rows ``[i * w, (i + 1) * w)`` of ``self.linear`` (``w = out_features``, or 1).
+    ``_Params`` is the tuple a head returns; the typed ``__call__`` below passes it on to type
+    checkers (``nn.Module.__call__`` returns ``Any``), so ``gaussian_nll(*head(h), y)`` checks.
+    """
+
+    if TYPE_CHECKING:
+
+        def __call__(self, features: torch.Tensor) -> _Params: ...
 
     def __init__(self, in_features: int, out_features: int | None, n_params: int) -> None:
         super().__init__()
@@ -168,7 +182,18 @@ class _Head(nn.Module):
                 f"{type(self).__name__}: features must have last dimension {self.in_features}, "
                 f"got shape {tuple(features.shape)}"
             )
-        raw = self.linear(features).unflatten(-1, (self.n_params, self._width))
+        try:
+            out = self.linear(features)
+        except RuntimeError as error:  # checked here only: autocast may mix dtypes on purpose
+            weight = self.linear.weight
+            if features.dtype == weight.dtype:
+                raise
+            raise ValueError(
+                f"{type(self).__name__}: features must have the dtype of the head's parameters, "
+                f"{weight.dtype}, got {features.dtype}; convert them with "
+                f"features.to({weight.dtype}) or the head with head.to({features.dtype})"
+            ) from error
+        raw = out.unflatten(-1, (self.n_params, self._width))
         blocks = raw.unbind(-2)
         if self.out_features is None:
             blocks = tuple(block.squeeze(-1) for block in blocks)
@@ -178,7 +203,7 @@ class _Head(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}"
 
 
-class _LocScaleHead(_Head):
+class _LocScaleHead(_Head[tuple[torch.Tensor, torch.Tensor]]):
     def __init__(
         self,
         in_features: int,
@@ -314,14 +339,17 @@ class LogNormalHead(_LocScaleHead):
         return D.LogNormal(loc, scale)
 
 
-class StudentTHead(_Head):
+class StudentTHead(_Head[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     r"""Degrees of freedom, location and scale of a Student-t law, ``(df, loc, scale)``.
 
     The parameters of :func:`~cebook.losses.student_t_nll`.
 
     The degrees of freedom are learned, ``df = df_min + softplus(raw) + 1e-3``, unless ``df`` is a
     number, in which case they stay fixed (and the head returns them as a tensor of ``loc``'s
-    shape). ``df_min=2.0`` keeps the variance finite, as GluonTS does. Used in
+    shape). By default (``df_min=0.0``) the data choose :math:`\nu` freely, heavy tails included:
+    with outliers it may fall below 2 (infinite variance) or 1 (no mean), as it does in
+    ``book/continuous/robust.md``. Pass ``df_min=2.0`` to keep the variance finite, as GluonTS's
+    ``StudentTOutput`` does (:math:`\nu = 2 + \operatorname{softplus}`). Used in
     ``book/continuous/robust.md``.
 
     Parameters
@@ -333,7 +361,8 @@ class StudentTHead(_Head):
     df : float, optional
         Fixed degrees of freedom; ``None`` (default) learns them per example.
     df_min : float
-        Lower bound of learned degrees of freedom (default ``0.0``).
+        Lower bound of learned degrees of freedom (default ``0.0``: none; ``2.0`` keeps the
+        variance finite).
     init_df : float
         Initial degrees of freedom when learned (default ``5.0``).
     min_scale, init_scale : float
@@ -400,7 +429,7 @@ class StudentTHead(_Head):
         return D.StudentT(df, loc, scale)
 
 
-class _RateHead(_Head):
+class _RateHead(_Head[tuple[torch.Tensor]]):
     def __init__(
         self,
         in_features: int,
@@ -495,7 +524,7 @@ class PoissonHead(_RateHead):
         return D.Poisson(rate)
 
 
-class GammaHead(_Head):
+class GammaHead(_Head[tuple[torch.Tensor, torch.Tensor]]):
     r"""Parameters of a gamma law: ``(concentration, rate)`` for :func:`~cebook.losses.gamma_nll`.
 
     Internally the head predicts the **mean** :math:`\mu` and the shape :math:`k` (concentration),
@@ -561,7 +590,7 @@ class GammaHead(_Head):
         return D.Gamma(concentration, rate)
 
 
-class NegativeBinomialHead(_Head):
+class NegativeBinomialHead(_Head[tuple[torch.Tensor, torch.Tensor]]):
     r"""Parameters of a negative binomial law: ``(total_count, logits)`` for
     :func:`~cebook.losses.negative_binomial_nll`.
 
@@ -570,6 +599,12 @@ class NegativeBinomialHead(_Head):
     ``total_count`` means strong over-dispersion and ``total_count → ∞`` is the Poisson law.
     ``logits`` is the raw output (log mean minus log total count: a log link);
     ``total_count = softplus(raw) + min_total_count``. Used in ``book/continuous/counts.md``.
+
+    To read a linear head's coefficients: with ``w = out_features`` (1 when ``None``), rows
+    ``[0, w)`` of ``head.linear`` (``weight`` and ``bias``) give the raw ``total_count`` and rows
+    ``[w, 2w)`` give ``logits``. While ``total_count``'s weights stay zero (their start), the
+    ``logits`` weights are those of a log-link negative binomial GLM for the mean, and its
+    intercept is the GLM's minus ``log(total_count)``.
 
     Parameters
     ----------
@@ -590,6 +625,9 @@ class NegativeBinomialHead(_Head):
     [2.0, 2.0, 2.0]
     >>> dist = head.distribution(total_count, logits)
     >>> torch.allclose(dist.mean, total_count * logits.exp())
+    True
+    >>> h = torch.randn(3, 4)
+    >>> torch.allclose(head(h)[1], h @ head.linear.weight[1] + head.linear.bias[1])  # logits row
     True
     """
 
@@ -618,7 +656,7 @@ class NegativeBinomialHead(_Head):
         return D.NegativeBinomial(total_count, logits=logits)
 
 
-class BernoulliHead(_Head):
+class BernoulliHead(_Head[tuple[torch.Tensor]]):
     r"""Logits of a Bernoulli law, ``(logits,)``.
 
     The parameter of :func:`~cebook.losses.bernoulli_nll` (binary cross-entropy).
@@ -648,7 +686,8 @@ class BernoulliHead(_Head):
         super().__init__(in_features, out_features, 1)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor]:
-        return self._raw(features)
+        (logits,) = self._raw(features)
+        return (logits,)
 
     def distribution(self, logits: torch.Tensor) -> D.Bernoulli:
         """Return ``torch.distributions.Bernoulli(logits=logits)``."""
@@ -728,7 +767,7 @@ class ContinuousBernoulliHead(BernoulliHead):
         return torch.where(zero, y, scale * ratio)
 
 
-class BetaHead(_Head):
+class BetaHead(_Head[tuple[torch.Tensor, torch.Tensor]]):
     r"""Concentrations of a beta law, ``(concentration1, concentration0)``.
 
     The parameters of :func:`~cebook.losses.beta_nll`.
@@ -798,7 +837,7 @@ class BetaHead(_Head):
         return D.Beta(concentration1, concentration0)
 
 
-class MVNHead(_Head):
+class MVNHead(_Head[tuple[torch.Tensor, torch.Tensor]]):
     r"""Mean and Cholesky factor of a multivariate normal law: ``(loc, scale_tril)`` for
     :func:`~cebook.losses.mvn_nll`.
 
@@ -841,6 +880,8 @@ class MVNHead(_Head):
         _check_floor_init(name, "min_scale", min_scale, "init_scale", init_scale)
         self.min_scale = float(min_scale)
         rows, cols = torch.tril_indices(dim, dim, offset=-1)
+        self._rows: torch.Tensor
+        self._cols: torch.Tensor
         self.register_buffer("_rows", rows, persistent=False)
         self.register_buffer("_cols", cols, persistent=False)
         with torch.no_grad():
@@ -865,7 +906,7 @@ class MVNHead(_Head):
         return D.MultivariateNormal(loc, scale_tril=scale_tril)
 
 
-class GMMHead(_Head):
+class GMMHead(_Head[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     r"""Parameters of a mixture of :math:`K` normal laws: ``(logits, loc, scale)`` for
     :func:`~cebook.losses.gmm_nll`, each of shape ``(..., K)``.
 
@@ -940,7 +981,7 @@ class GMMHead(_Head):
         return D.MixtureSameFamily(D.Categorical(logits=logits), D.Normal(loc, scale))
 
 
-class CategoricalHead(_Head):
+class CategoricalHead(_Head[tuple[torch.Tensor]]):
     r"""Logits over the bins of a discretised target: ``(logits,)`` of shape ``(..., K)``, for
     :func:`~cebook.losses.categorical_nll` or :meth:`cebook.bins.Bins.density_nll`.
 
@@ -979,7 +1020,8 @@ class CategoricalHead(_Head):
         self.bins: Bins | None = None if isinstance(bins, int) else bins
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor]:
-        return self._raw(features)
+        (logits,) = self._raw(features)
+        return (logits,)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, n_bins={self.n_bins}"
@@ -988,7 +1030,7 @@ class CategoricalHead(_Head):
         """Return ``torch.distributions.Categorical(logits=logits)`` over bin indices."""
         return D.Categorical(logits=logits)
 
-    def decode(self, logits: torch.Tensor, method: str = "mean") -> torch.Tensor:
+    def decode(self, logits: torch.Tensor, method: DecodeMethod = "mean") -> torch.Tensor:
         """Return point predictions of the target from ``logits`` with ``bins.decode``.
 
         Examples

@@ -518,3 +518,82 @@ def test_continuous_bernoulli_mean_and_cdf_have_finite_gradients():
     assert torch.autograd.gradcheck(heads.ContinuousBernoulliHead.mean, (z64,))
     y64 = torch.tensor([0.2, 0.5, 0.7, 0.9], dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda t: heads.ContinuousBernoulliHead.cdf(t, y64), (z64,))
+
+
+# --- dtypes, typing and documented layouts ---
+
+STRUCTURED = {
+    "mvn": lambda i: heads.MVNHead(i, dim=2),
+    "gmm": lambda i: heads.GMMHead(i, n_components=3),
+    "categorical": lambda i: heads.CategoricalHead(i, 5),
+}
+ALL_HEADS = {
+    **{name: (lambda i, f=factory: f(i, None)) for name, (factory, *_) in ELEMENTWISE.items()},
+    **STRUCTURED,
+}
+
+
+@pytest.mark.parametrize("name", ALL_HEADS)
+def test_features_of_another_dtype_raise_a_value_error_naming_both(name):
+    head = ALL_HEADS[name](4)
+    head_name = type(head).__name__
+    # what torch.from_numpy gives: float64 features into a float32 head
+    with pytest.raises(ValueError) as error:
+        head(torch.zeros(3, 4, dtype=torch.float64))
+    assert str(error.value) == (
+        f"{head_name}: features must have the dtype of the head's parameters, torch.float32, "
+        "got torch.float64; convert them with features.to(torch.float32) or the head with "
+        "head.to(torch.float64)"
+    )
+    with pytest.raises(ValueError, match=rf"^{head_name}: .* got torch.int64"):
+        head(torch.zeros(3, 4, dtype=torch.long))
+    # the two cures in the message work
+    assert head(torch.zeros(3, 4, dtype=torch.float64).to(torch.float32))[0].dtype == torch.float32
+    assert head.to(torch.float64)(torch.zeros(3, 4, dtype=torch.float64))[0].dtype == torch.float64
+
+
+def test_autocast_may_still_mix_dtypes():
+    # mixed precision casts inside nn.Linear: the dtype check must not stand in its way
+    head = heads.GaussianHead(4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loc, scale = head(torch.randn(3, 4))
+    assert loc.dtype == torch.bfloat16 and bool((scale > 0).all())
+
+
+def test_the_typed_call_is_nn_modules_call():
+    # __call__ is declared for type checkers only: hooks and torch.compile see nn.Module's call
+    for name, factory in ALL_HEADS.items():
+        assert type(factory(2)).__call__ is torch.nn.Module.__call__, name
+    head = heads.PoissonHead(2)
+    head.register_forward_hook(lambda module, args, out: (out[0] * 0 + 7.0,))
+    assert head(torch.zeros(1, 2))[0].item() == 7.0
+
+
+@pytest.mark.parametrize("out_features", [None, 3])
+def test_negative_binomial_rows_are_total_count_then_logits(out_features):
+    head = heads.NegativeBinomialHead(4, out_features, min_total_count=1e-3)
+    _randomise(head, seed=5)
+    h = torch.randn(6, 4, generator=_gen(6))
+    w = out_features or 1
+    weight, bias = head.linear.weight.detach(), head.linear.bias.detach()
+    raw_total_count = h @ weight[:w].T + bias[:w]  # rows [0, w), as the docstring says
+    logits = h @ weight[w:].T + bias[w:]  # rows [w, 2w)
+    shape = (6,) if out_features is None else (6, out_features)
+    total_count_out, logits_out = head(h)
+    assert torch.allclose(total_count_out, (F.softplus(raw_total_count) + 1e-3).reshape(shape))
+    assert torch.allclose(logits_out, logits.reshape(shape))
+
+
+def test_student_t_head_documents_its_df_min_default():
+    default = inspect.signature(heads.StudentTHead).parameters["df_min"].default
+    doc = " ".join(inspect.getdoc(heads.StudentTHead).split())
+    assert f"df_min : float Lower bound of learned degrees of freedom (default ``{default}``" in doc
+    assert f"By default (``df_min={default}``)" in doc
+    # the default lets the data choose nu < 2 (infinite variance); df_min=2 keeps it finite
+    raw = torch.full((1, 1), -50.0)
+    for df_min, finite in [(default, False), (2.0, True)]:
+        head = heads.StudentTHead(1, df_min=df_min)
+        with torch.no_grad():
+            head.linear.weight.fill_(1.0)
+            params = head(raw)
+        assert bool(head.distribution(*params).variance.isfinite().all()) == finite, df_min
