@@ -23,8 +23,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.optim.optimizer import (
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
 from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_flatten
 
 DEV = torch.device("cpu", 0)  # stands for the GPU
 findings: list[str] = []
@@ -33,6 +36,20 @@ findings: list[str] = []
 _READS = {"item", "tolist", "__float__", "__int__", "__bool__", "__index__", "__len__", "dim"}
 _READS |= {"size", "numel", "__hash__", "_has_compatible_shallow_copy_type"}
 _INDEXING = {"__getitem__", "__setitem__", "index_put_", "index_put", "_index_put_impl_"}
+
+
+def _tensors(tree: object, out: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """The tensors in nested tuples, lists and dicts (what torch functions take and return)."""
+    out = [] if out is None else out
+    if isinstance(tree, torch.Tensor):
+        out.append(tree)
+    elif isinstance(tree, (list, tuple)):
+        for item in tree:
+            _tensors(item, out)
+    elif isinstance(tree, dict):
+        for item in tree.values():
+            _tensors(item, out)
+    return out
 
 
 def on_device(t: object) -> bool:
@@ -90,7 +107,7 @@ class _DeviceMode(TorchFunctionMode):
             return self._move(func, name, args, kwargs)
         if name == "cuda":
             _report("CUDA", "an explicit .cuda(): use cebook.device()")
-        tensors = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)]
+        tensors = _tensors((args, kwargs))
         here = [t for t in tensors if on_device(t)]
         cpu = [t for t in tensors if not on_device(t) and t.dim() > 0]  # 0-dim CPU is fine
         if name in _INDEXING:
@@ -109,10 +126,10 @@ class _DeviceMode(TorchFunctionMode):
         out = func(*args, **kwargs)
         new = target if target is not None else (True if here else None)
         if new is not None:
-            for o in tree_flatten(out)[0]:
-                if isinstance(o, torch.Tensor) and not any(o is t for t in tensors):
+            for o in _tensors(out):
+                if not any(o is t for t in tensors):
                     _mark(o, new)
-                elif isinstance(o, torch.Tensor) and name.endswith("_"):
+                elif name.endswith("_"):
                     _mark(o, new)  # in place on a device tensor
         return out
 
@@ -174,11 +191,27 @@ def _tracked_module_to(self, *args, **kwargs):
     return out
 
 
+_untracked: list[torch._C.DisableTorchFunction] = []
+
+
+def _untrack_step(optimizer, args, kwargs):
+    # An optimiser updates each parameter where it lives, as it would on a GPU; tracking its
+    # many small operations would make most of the simulation's cost.
+    _untracked.append(torch._C.DisableTorchFunction())
+    _untracked[-1].__enter__()
+
+
+def _track_again(optimizer, args, kwargs):
+    _untracked.pop().__exit__(None, None, None)
+
+
 def install() -> None:
     """Make ``cebook.device()`` the simulated GPU and start tracking."""
     import cebook
     import cebook.train
 
+    register_optimizer_step_pre_hook(_untrack_step)
+    register_optimizer_step_post_hook(_track_again)
     nn.Module.to = _tracked_module_to
     nn.Module.cpu = lambda self: _tracked_module_to(self, "cpu")
     cebook.device = cebook.train.device = lambda: DEV

@@ -49,6 +49,12 @@ HAZARDS = {
     "CPU table times device": ("Bins.uniform(0, 1, 4).centers @ torch.zeros(4, device=dev)", "MIX"),
     "device index into CPU": ("torch.arange(5.0)[torch.tensor([1, 2], device=dev)]", "MIX"),
     "printing a device tensor": ("print(x.to(dev))", "REPR"),
+    # the optimiser's step runs untracked; tracking resumes after it, parameters still on device
+    "CPU input after an optimiser step": (
+        "m = nn.Linear(1, 1).to(dev); o = torch.optim.Adam(m.parameters())\n"
+        "m(x.to(dev)).sum().backward(); o.step(); m(x)",
+        "MIX",
+    ),
 }
 
 
