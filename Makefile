@@ -1,22 +1,26 @@
 # The commands of README's quick start:
 #   make book   build the executed book into _build/html
-#   make test   unit tests, every chapter under nbval, then the strict build
+#   make test   lint, unit tests, the strict build, checks of its HTML, every chapter under nbval
 # Both create the virtual environment .venv and install what they need on first use.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 NBDIR  := _build/nbtest
-# The chapters run twice under make test: with the seed offset (CEBOOK_SEED_OFFSET, 0 when unset)
-# on one thread, then with the next offset on two threads. Their claims must hold on both.
+# The chapters run twice under make test: in the book's build, with the seed offset
+# (CEBOOK_SEED_OFFSET, 0 when unset) on one thread, then under nbval on a simulated GPU with the
+# next offset on two threads. Their claims must hold on both.
 OFFSET  := $(or $(CEBOOK_SEED_OFFSET),0)
 OFFSET2 := $(shell echo $$(( $(OFFSET) + 1 )))
 NBVAL  = $(BIN)/pytest $(NBDIR) --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
   -n 2 --dist loadfile -p no:cacheprovider --rootdir=.
+# The build caches each executed chapter by its code (_build/.jupyter_cache); a cached chapter is
+# stale once the seed offset or cebook changes, so then the cache goes and every page is rebuilt.
+STAMP  = offset $(OFFSET), cebook $(shell cat cebook/*.py | cksum)
 # Chapters are the MyST notebooks under book/ (the files that carry a jupytext header).
 CHAPTERS = $(shell grep -rl --include='*.md' '^ *format_name: myst' book | sort)
 
-.PHONY: install book test lint unit chapters print-chapters build html-check bench lab clean
+.PHONY: install book test lint unit wheel chapters print-chapters html-check bench lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,18 +33,44 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 # The book executes its chapters on one thread: their small tensors gain nothing from more, and
-# OpenMP threads spinning on two cores made single cells run past the 300 s timeout.
+# OpenMP threads spinning on two cores made single cells run past the 300 s timeout. It is the
+# strict build: any warning or execution error fails it.
 book: install
-	OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W -n --keep-going
+	@if [ "$$(cat _build/.stamp 2>/dev/null)" != "$(STAMP)" ]; then \
+	  rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/jupyter_execute; fi
+	mkdir -p _build && echo "$(STAMP)" > _build/.stamp
+	CEBOOK_SEED_OFFSET=$(OFFSET) OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
-test: install lint unit chapters build html-check
+test: install lint unit book html-check chapters
 
 lint:
 	$(BIN)/ruff check cebook tests benchmarks
 	$(BIN)/ruff format --check cebook tests benchmarks
+	# mypy --strict over cebook and tests/typed_usage.py (the configuration is in pyproject.toml)
+	$(BIN)/mypy
 
 unit:
 	OMP_NUM_THREADS=1 $(BIN)/pytest tests --ignore=tests/book -n 2
+
+# Build the wheel, install it with the test extra into a fresh virtual environment (with the torch
+# CI uses), check that LICENSE and py.typed are inside, and run the unit tests and every docstring
+# example from a copy of tests/ outside the repository, so that cebook comes from site-packages.
+# The tests that read the repository's own files (book/, pyproject.toml) skip there and say so.
+WHEEL_TORCH ?= torch==2.13.0
+wheel: | $(BIN)/python
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir "$$tmp/dist" . ; \
+	whl=$$(ls "$$tmp"/dist/cebook-*.whl); \
+	$(BIN)/python -c 'import sys, zipfile; names = zipfile.ZipFile(sys.argv[1]).namelist(); \
+	  missing = [f for f in ("cebook/py.typed", "licenses/LICENSE") if not any(n.endswith(f) for n in names)]; \
+	  sys.exit(f"missing from the wheel: {missing}" if missing else 0)' "$$whl"; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet $(WHEEL_TORCH); \
+	"$$tmp/venv/bin/python" -m pip install --quiet "$$whl[test]"; \
+	cp -r tests "$$tmp/tests"; cd "$$tmp"; \
+	venv/bin/python -c 'import cebook; assert "site-packages" in cebook.__file__, cebook.__file__'; \
+	OMP_NUM_THREADS=1 venv/bin/python -m pytest tests --ignore=tests/book -p no:cacheprovider \
+	  -o 'filterwarnings=error::DeprecationWarning:cebook.*'
 
 chapters:
 	rm -rf $(NBDIR)
@@ -49,18 +79,14 @@ chapters:
 	  mkdir -p $(NBDIR)/$$(dirname $$f) && \
 	  $(BIN)/jupytext --quiet --to ipynb --output $(NBDIR)/$${f%.md}.ipynb $$f || exit 1; \
 	done
-	# run each chapter on a simulated GPU: device mixing fails it (tests/devsim.py)
+	# each chapter on a simulated GPU, where device mixing fails it (tests/devsim.py), with the
+	# next seeds and two threads: no claim may hang on the build's numbers (two workers of two
+	# threads on two cores: OpenMP threads that spin while they wait would starve)
 	$(BIN)/python tests/devsim.py $$(find $(NBDIR) -name '*.ipynb')
-	CEBOOK_SEED_OFFSET=$(OFFSET) OMP_NUM_THREADS=1 $(NBVAL)
-	# again with other seeds and two threads: no claim may hang on one run's numbers (two
-	# workers of two threads on two cores: OpenMP threads that spin while they wait would starve)
 	CEBOOK_SEED_OFFSET=$(OFFSET2) OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(NBVAL)
 
 print-chapters:
 	@echo $(CHAPTERS)
-
-build:
-	OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
 html-check:
 	$(BIN)/pytest tests/book -p no:cacheprovider

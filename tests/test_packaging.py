@@ -1,8 +1,8 @@
 """Packaging: dependency lists agree, py.typed and the licence ship, one version, optional extras
 (cebook imports without matplotlib), lazy submodules, importing cebook has no side effects.
 
-The tests that read the repository's files (pyproject.toml, environment.yml) skip when the tests
-run from a copy outside the repository (``make wheel``); the others run everywhere.
+The tests that read the repository's files (pyproject.toml, environment.yml) are marked
+``repository``: tests/conftest.py skips them in the copy ``make wheel`` runs outside it.
 """
 
 import importlib.metadata
@@ -22,10 +22,8 @@ import cebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
-needs_repository = pytest.mark.skipif(
-    not (ROOT / "pyproject.toml").exists(),
-    reason="reads the repository's pyproject.toml: these tests run from a copy outside it",
-)
+# tests/conftest.py skips these outside the repository (make wheel)
+needs_repository = pytest.mark.repository
 
 
 def _project() -> dict:
