@@ -191,9 +191,9 @@ def fit(
 
     The model and the data are moved to ``device`` (by default :func:`cebook.device`). Each epoch
     visits the data once, in shuffled mini-batches of ``batch_size`` (the whole set when ``None``),
-    with Adam unless ``optimizer`` is given. The losses are kept on the device and read back once,
-    at the end, so the loop never waits for the GPU between steps. Every chapter of the book
-    trains its models with it.
+    with Adam (its fused kernel on a CPU or a CUDA device) unless ``optimizer`` is given. The
+    losses are kept on the device and read back once, at the end, so the loop never waits for the
+    GPU between steps. Every chapter of the book trains its models with it.
 
     Two options make the model it returns a converged one rather than the last step of a run that
     may still oscillate: ``schedule="cosine"`` decays the learning rate to zero over the epochs,
@@ -277,7 +277,11 @@ def fit(
     model.to(dev)
     x, y = x.to(dev), y.to(dev)
     if optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        params = list(model.parameters())
+        # Adam's fused kernel, where there is one: a step is one call per parameter instead of a
+        # dozen small operations, about 20 % of a step of the book's small networks.
+        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+        optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused)
     scheduler = None
     if schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.LambdaLR(
