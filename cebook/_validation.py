@@ -1,16 +1,52 @@
-"""The switch for argument validation, shared by every module of :mod:`cebook`.
+"""The argument layer shared by every module of :mod:`cebook`: the validation switch, argument
+conversion, shape checks, batched value checks and the reduction.
 
 Validation is on by default. With it off, the losses run no data-dependent Python branch and no
 host-device synchronisation, so a training step that calls them compiles whole with
 ``torch.compile(..., fullgraph=True)``.
+
+One set of rules serves :mod:`cebook.losses`, :mod:`cebook.metrics` and :mod:`cebook.bins`:
+
+* **Conversion** (:func:`_as_tensors`). Floating tensors promote as in torch's type promotion
+  (``float32`` with ``float64`` gives ``float64``); integer and bool tensors and Python numbers
+  take that floating dtype (the default dtype when no tensor is floating); everything lands on the
+  device of the tensors, a non-CPU device winning over the CPU. Tensors are never moved: two
+  tensors with dimensions on different devices raise ``ValueError`` naming both (0-dim tensors
+  mix with any device, as in torch). Complex dtypes and ``bool`` Python values are refused.
+* **Messages.** Every error reads ``"<function>: <argument> must be <condition>, got <value>"``.
+* **Shapes** (:func:`_broadcast_to_target`). The parameters may broadcast against each other, but
+  their broadcast with the target must be the target's shape. Checked always: it reads no data.
+* **Python numbers** are checked always, whatever the switch says: they cost nothing.
+* **Tensor values** (:class:`_Checks`) are checked while validation is on, all of a call's checks
+  reduced together and read back in one host-device synchronisation.
+* **Empty inputs.** ``reduction="mean"`` of an empty target raises (a shape check, free); ``"sum"``
+  gives 0 and ``"none"`` an empty tensor.
+* **Compilation.** With validation on, a check reached while :func:`torch.compile` traces raises
+  ``ValueError`` telling to wrap the compiled step in ``cebook.validation(False)``: the checks read
+  data back to the host, which a compiled graph cannot do. Without ``fullgraph=True`` dynamo then
+  runs the call eagerly, checks included; with ``fullgraph=True`` it reports the error (inside its
+  own ``Unsupported`` message). Under :func:`torch.func.vmap` the same hint replaces torch's
+  "Cannot access data pointer" error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
+from torch import Tensor
+
+__all__ = ["DecodeMethod", "Reduction", "set_validation", "validation", "validation_enabled"]
+
+Reduction = Literal["mean", "sum", "none"]
+"""The ``reduction`` argument of every loss and score: ``"mean"``, ``"sum"`` or ``"none"``."""
+
+DecodeMethod = Literal["mean", "mode", "interpolate"]
+"""The ``method`` argument of :meth:`cebook.bins.Bins.decode`."""
 
 _enabled = True
 
@@ -22,7 +58,8 @@ def set_validation(enabled: bool) -> None:
     ----------
     enabled : bool
         ``True`` (the default state) checks every call and raises ``ValueError`` on bad input;
-        ``False`` skips the checks for speed.
+        ``False`` skips the checks of tensor values for speed (shapes and Python-number arguments
+        are checked always: that costs nothing).
 
     Examples
     --------
@@ -71,7 +108,22 @@ def validation(enabled: bool) -> Iterator[None]:
         set_validation(previous)
 
 
-def _show(values: torch.Tensor, limit: int = 5) -> str:
+# ------------------------------------------------------------------------------------------------
+# Formatting
+
+
+def _fmt(value: object) -> str:
+    """One value for a message: floats to 6 significant digits, the rest as ``repr``."""
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, int):
+        return str(value)
+    return repr(value)
+
+
+def _show(values: Tensor, limit: int = 5) -> str:
     """A short text of the first few ``values`` (already selected), for error messages."""
     flat = values.detach().reshape(-1).cpu()
     shown = ", ".join(f"{v:.6g}" for v in flat[:limit].tolist())
@@ -79,17 +131,297 @@ def _show(values: torch.Tensor, limit: int = 5) -> str:
     return f"[{shown}{more}]"
 
 
-def _check_reduction(reduction: str, caller: str) -> None:
-    """Refuse a ``reduction`` other than "mean", "sum" or "none", naming ``caller``."""
+def _shape(shape: Sequence[int]) -> str:
+    return str(tuple(shape))
+
+
+# ------------------------------------------------------------------------------------------------
+# Conversion
+
+
+def _is_number(value: object) -> bool:
+    """A real Python number (``bool`` is not one)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_kind(fn: str, name: str, value: object) -> None:
+    """Refuse ``bool`` Python values and complex tensors or numbers."""
+    if isinstance(value, bool):
+        raise ValueError(f"{fn}: {name} must be a real number or tensor, got {value!r}")
+    if isinstance(value, complex):
+        raise ValueError(f"{fn}: {name} must be real, got {value!r}")
+    if isinstance(value, Tensor) and value.is_complex():
+        raise ValueError(f"{fn}: {name} must be real, got a tensor of dtype {value.dtype}")
+
+
+def _dtype_device(values: Sequence[object]) -> tuple[torch.dtype, torch.device | None]:
+    """The package's promotion rule: promoted floating dtype, a non-CPU device preferred."""
+    dtype: torch.dtype | None = None
+    device: torch.device | None = None
+    for v in values:
+        if isinstance(v, Tensor):
+            if v.is_floating_point():
+                dtype = v.dtype if dtype is None else torch.promote_types(dtype, v.dtype)
+            if device is None or (device.type == "cpu" and v.device.type != "cpu"):
+                device = v.device
+    return (dtype if dtype is not None else torch.get_default_dtype()), device
+
+
+def _as_tensors(fn: str, **named: object) -> list[Tensor]:
+    """The named values as tensors of one floating dtype on one device (the rule above).
+
+    A tensor already of that dtype and device is returned as it is (no copy).
+    """
+    for name, value in named.items():
+        _check_kind(fn, name, value)
+    dtype, device = _dtype_device(list(named.values()))
+    out = []
+    first: tuple[str, torch.device] | None = None
+    for name, value in named.items():
+        if isinstance(value, Tensor):
+            if value.dim() > 0:  # 0-dim tensors mix with any device, as in torch
+                if first is None:
+                    first = (name, value.device)
+                elif value.device != first[1]:
+                    raise ValueError(
+                        f"{fn}: {name} must be on the device of {first[0]} ({first[1]}), got "
+                        f"{value.device}"
+                    )
+            out.append(value if value.dtype == dtype else value.to(dtype))
+            continue
+        try:
+            t = torch.as_tensor(value, dtype=dtype, device=device)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(
+                f"{fn}: {name} must be a number, a tensor or a nested list of numbers, got "
+                f"{type(value).__name__}"
+            ) from None
+        out.append(t)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Shapes, reduction, empty inputs
+
+
+def _broadcast_to_target(
+    fn: str,
+    named: Sequence[tuple[str, Sequence[int]]],
+    target_shape: Sequence[int],
+    target_name: str = "target",
+) -> None:
+    """Raise unless broadcasting the named shapes with ``target_shape`` gives ``target_shape``.
+
+    The hint matches the side with the extra dimension: a parameter of shape ``(N, 1)`` against a
+    target ``(N,)`` suggests ``pred.squeeze(-1)``, a target ``(N, 1)`` against parameters ``(N,)``
+    suggests ``target.squeeze(-1)``.
+    """
+    desc = ", ".join(f"{name} {_shape(s)}" for name, s in named)
+    desc += f" and {target_name} {_shape(target_shape)}"
+    try:
+        shape = torch.broadcast_shapes(*[tuple(s) for _, s in named], tuple(target_shape))
+    except RuntimeError:
+        raise ValueError(f"{fn}: shapes {desc} do not broadcast together") from None
+    if tuple(shape) == tuple(target_shape):
+        return
+    params_dim = max((len(s) for _, s in named), default=0)
+    if params_dim > len(target_shape):
+        hint = (
+            "e.g. pred.squeeze(-1) for an (N, 1) prediction and an (N,) target"
+            if len(target_shape) >= 1
+            else "a parameter has more dimensions than the target"
+        )
+    else:
+        hint = "e.g. target.squeeze(-1) for an (N, 1) target and an (N,) prediction"
+    raise ValueError(
+        f"{fn}: shapes {desc} broadcast to {_shape(shape)}, not to the {target_name}'s shape "
+        f"{_shape(target_shape)}; cebook never broadcasts silently: reshape the parameters or "
+        f"the {target_name} ({hint})"
+    )
+
+
+def _check_reduction(reduction: object, fn: str) -> None:
+    """Refuse a ``reduction`` other than "mean", "sum" or "none", naming ``fn``."""
     if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{caller}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _reduce(values: torch.Tensor, reduction: str, caller: str) -> torch.Tensor:
-    """Apply ``reduction`` ("mean", "sum" or "none"), naming ``caller`` on a bad value."""
-    _check_reduction(reduction, caller)
+def _check_nonempty(
+    fn: str, reduction: str, shape: Sequence[int], name: str = "target"
+) -> None:
+    """``reduction="mean"`` of nothing is undefined: raise (free, the shape is on the host)."""
+    if reduction == "mean" and math.prod(shape) == 0:
+        raise ValueError(
+            f"{fn}: {name} must be non-empty for reduction='mean', got shape {_shape(shape)} "
+            "(reduction='sum' gives 0, 'none' an empty tensor)"
+        )
+
+
+def _reduce(value: Tensor, reduction: str, fn: str, const: float = 0.0) -> Tensor:
+    """Reduce ``value`` and add the constant ``const`` to every element (after the reduction)."""
+    _check_reduction(reduction, fn)
     if reduction == "mean":
-        return values.mean()
-    if reduction == "sum":
-        return values.sum()
-    return values
+        _check_nonempty(fn, reduction, value.shape)
+        out = value.mean()
+    elif reduction == "sum":
+        out = value.sum()
+        const = const * value.numel()
+    else:
+        out = value
+    return out + const if const != 0.0 else out
+
+
+# ------------------------------------------------------------------------------------------------
+# Value checks
+
+
+@dataclass(frozen=True)
+class _Constraint:
+    """A requirement on an argument's values: the condition's text, a mask of the valid tensor
+    values and a test of a Python number; ``finite_inf`` says "finite" for an infinite value."""
+
+    condition: str
+    mask: Callable[[Tensor], Tensor]
+    number: Callable[[float], bool]
+    finite_inf: bool = False
+
+
+real = _Constraint("finite", torch.isfinite, math.isfinite)
+positive = _Constraint(
+    "> 0", lambda v: (v > 0) & (v < math.inf), lambda v: 0 < v < math.inf, finite_inf=True
+)
+nonnegative = _Constraint(
+    ">= 0", lambda v: (v >= 0) & (v < math.inf), lambda v: 0 <= v < math.inf, finite_inf=True
+)
+unit_closed = _Constraint("in [0, 1]", lambda v: (v >= 0) & (v <= 1), lambda v: 0 <= v <= 1)
+unit_open = _Constraint("in (0, 1)", lambda v: (v > 0) & (v < 1), lambda v: 0 < v < 1)
+not_nan = _Constraint("not NaN", lambda v: ~torch.isnan(v), lambda v: not math.isnan(v))
+count = _Constraint(
+    "a non-negative integer (a count)",
+    lambda v: (v >= 0) & (v == torch.floor(v)) & (v < math.inf),
+    lambda v: 0 <= v < math.inf and v == math.floor(v),
+)
+
+
+def _check_number(fn: str, name: str, value: float, constraint: _Constraint) -> None:
+    """Check a Python-number argument, always (no tensor involved, nothing to synchronise)."""
+    if not constraint.number(float(value)):
+        condition = constraint.condition
+        if constraint.finite_inf and value == math.inf:
+            condition = "finite"
+        raise ValueError(f"{fn}: {name} must be {condition}, got {_fmt(float(value))}")
+
+
+def _compile_hint(fn: str) -> str:
+    return (
+        f"{fn}: validation reads the data back to the host, which a compiled or vmapped function "
+        "cannot do; wrap the compiled step in `with cebook.validation(False):` (or call "
+        "cebook.set_validation(False)); shapes and Python-number arguments are still checked"
+    )
+
+
+class _Checks:
+    """Collect a call's value checks; raise for the first failing one, with one sync.
+
+    Each check holds the values and a boolean mask of the valid ones. The fast path reduces every
+    mask with ``all`` and reads the flags back in one host-device synchronisation; only when a
+    check fails does the slow path find an offending value and describe it. Build it only while
+    :func:`validation_enabled` is true.
+    """
+
+    def __init__(self, fn: str) -> None:
+        self.fn = fn
+        self.items: list[tuple[str, _Constraint | None, str, Tensor, Tensor]] = []
+
+    def add(self, requirement: str, values: Tensor, ok: Tensor) -> _Checks:
+        """``requirement`` reads "<argument> must be <condition>" (a ``{}`` in it takes the
+        offending value, else ", got <value>" follows); ``ok`` marks the valid values."""
+        self.items.append(("", None, requirement, values, ok))
+        return self
+
+    def check(self, name: str, values: Tensor, constraint: _Constraint) -> _Checks:
+        requirement = f"{name} must be {constraint.condition}"
+        self.items.append((name, constraint, requirement, values, constraint.mask(values)))
+        return self
+
+    def finite(self, name: str, values: Tensor) -> _Checks:
+        return self.check(name, values, real)
+
+    def positive(self, name: str, values: Tensor) -> _Checks:
+        return self.check(name, values, positive)
+
+    def raise_first(self) -> None:
+        if not self.items:
+            return
+        if torch.compiler.is_compiling():
+            raise ValueError(_compile_hint(self.fn))
+        device = self.items[0][4].device
+        stacked = torch.stack([ok.all().to(device) for *_, ok in self.items])
+        try:
+            flags = stacked.tolist()
+        except RuntimeError:
+            if torch._C._functorch.peek_interpreter_stack() is not None:
+                raise ValueError(_compile_hint(self.fn)) from None
+            raise
+        for flag, (name, constraint, requirement, values, ok) in zip(
+            flags, self.items, strict=True
+        ):
+            if not flag:
+                bad = ~ok
+                offending = values.expand(bad.shape)[bad][0].item()
+                if constraint is not None and constraint.finite_inf and offending == math.inf:
+                    requirement = f"{name} must be finite"
+                if "{}" in requirement:
+                    raise ValueError(f"{self.fn}: " + requirement.format(_fmt(offending)))
+                raise ValueError(f"{self.fn}: {requirement}, got {_fmt(offending)}")
+
+
+# ------------------------------------------------------------------------------------------------
+# The declarative layer: one call per function
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """A function's arguments in order, each with its constraint (``None``: no value check),
+    the last one the target. :meth:`prepare` converts, checks the shapes and the values, and
+    returns the tensors (the names in ``keep`` that are Python numbers are checked and left out).
+    """
+
+    fn: str
+    args: tuple[tuple[str, _Constraint | None], ...]
+    target: str = ""
+
+    def prepare(self, reduction: str, *values: object, keep: tuple[str, ...] = ()) -> list[Tensor]:
+        fn = self.fn
+        _check_reduction(reduction, fn)
+        names = [name for name, _ in self.args]
+        kept = {n for n, v in zip(names, values, strict=True) if n in keep and _is_number(v)}
+        tensors = _as_tensors(
+            fn, **{n: v for n, v in zip(names, values, strict=True) if n not in kept}
+        )
+        by_name = dict(zip([n for n in names if n not in kept], tensors, strict=True))
+        target_name = self.target or names[-1]
+        target = by_name[target_name]
+        shapes = [
+            (n, () if n in kept else tuple(by_name[n].shape)) for n in names if n != target_name
+        ]
+        _broadcast_to_target(fn, shapes, target.shape, target_name)
+        _check_nonempty(fn, reduction, target.shape, target_name)
+        for (name, constraint), value in zip(self.args, values, strict=True):
+            if constraint is not None and _is_number(value):
+                _check_number(fn, name, float(value), constraint)  # type: ignore[arg-type]
+        if _enabled:
+            checks = _Checks(fn)
+            for name, constraint in self.args:
+                if constraint is not None and name not in kept and not _is_number(
+                    values[names.index(name)]
+                ):
+                    checks.check(name, by_name[name], constraint)
+            checks.raise_first()
+        return tensors
+
+
+def _spec(fn: str, target_is: str = "", **args: _Constraint | None) -> _Spec:
+    """``_spec("gaussian_nll", loc=real, scale=positive, target=real)``: the arguments in the
+    function's order, the target last unless ``target_is`` names another."""
+    return _Spec(fn, tuple(args.items()), target_is)

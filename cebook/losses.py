@@ -41,15 +41,33 @@ The chapters of the book derive each loss; every docstring names its chapter.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from cebook._validation import _check_reduction, validation_enabled
+from cebook._validation import (
+    Reduction,
+    _as_tensors,
+    _broadcast_to_target,
+    _check_kind,
+    _check_nonempty,
+    _check_number,
+    _check_reduction,
+    _Checks,
+    _is_number,
+    _reduce,
+    _shape,
+    _spec,
+    count,
+    nonnegative,
+    positive,
+    real,
+    unit_closed,
+    unit_open,
+    validation_enabled,
+)
 
 __all__ = [
     "gaussian_nll",
@@ -67,9 +85,9 @@ __all__ = [
     "categorical_nll",
     "gmm_nll",
     "pinball_loss",
+    "Reduction",
 ]
 
-Reduction = Literal["mean", "sum", "none"]
 TensorLike = Tensor | float
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -100,132 +118,27 @@ _STUDENT_SERIES = (-1.0 / 192.0, 1.0 / 640.0, -17.0 / 14336.0, 31.0 / 18432.0)
 # ------------------------------------------------------------------------------------------------
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+# Each law's arguments in its function's order, with their constraints (torch.distributions'
+# arg_constraints and support in one declaration); _Spec.prepare converts them, checks the shapes
+# always, Python numbers always and tensor values in one batched check while validation is on.
+_GAUSSIAN = _spec("gaussian_nll", loc=real, scale=positive, target=real)
+_LAPLACE = _spec("laplace_nll", loc=real, scale=positive, target=real)
+_STUDENT_T = _spec("student_t_nll", df=positive, loc=real, scale=positive, target=real)
+_EXPONENTIAL = _spec("exponential_nll", rate=positive, target=nonnegative)
+_GAMMA = _spec("gamma_nll", concentration=positive, rate=positive, target=positive)
+_LOGNORMAL = _spec("lognormal_nll", loc=real, scale=positive, target=positive)
+_POISSON = _spec("poisson_nll", rate=positive, target=count)
+_NEGATIVE_BINOMIAL = _spec(
+    "negative_binomial_nll", total_count=positive, logits=real, target=count
+)
+_BERNOULLI = _spec("bernoulli_nll", logits=real, target=unit_closed)
+_CONTINUOUS_BERNOULLI = _spec("continuous_bernoulli_nll", logits=real, target=unit_closed)
+_BETA = _spec("beta_nll", concentration1=positive, concentration0=positive, target=unit_open)
+_PINBALL = _spec("pinball_loss", target_is="target", pred=real, target=real, quantile=unit_open)
 
-
-def _reduce(value: Tensor, reduction: str, const: float = 0.0) -> Tensor:
-    """Reduce ``value`` and add the constant ``const`` to every element (after the reduction)."""
-    if reduction == "mean":
-        out = value.mean()
-    elif reduction == "sum":
-        out = value.sum()
-        const = const * value.numel()
-    else:
-        out = value
-    return out + const if const != 0.0 else out
-
-
-def _dtype_device(values: Sequence[object]) -> tuple[torch.dtype, torch.device | None]:
-    dtype: torch.dtype | None = None
-    device: torch.device | None = None
-    for v in values:
-        if isinstance(v, Tensor):
-            if v.is_floating_point():
-                dtype = v.dtype if dtype is None else torch.promote_types(dtype, v.dtype)
-            if device is None or (device.type == "cpu" and v.dim() > 0):
-                device = v.device
-    return (dtype if dtype is not None else torch.get_default_dtype()), device
-
-
-def _tensor(value: object, dtype: torch.dtype, device: torch.device | None) -> Tensor:
-    if isinstance(value, Tensor):
-        return value if value.dtype == dtype else value.to(dtype)
-    return torch.as_tensor(value, dtype=dtype, device=device)
-
-
-def _convert(*values: object) -> list[Tensor]:
-    dtype, device = _dtype_device(values)
-    return [_tensor(v, dtype, device) for v in values]
-
-
-def _shape(shape: Sequence[int]) -> str:
-    return str(tuple(shape))
-
-
-def _broadcast_to_target(
-    fn: str,
-    named: Sequence[tuple[str, Sequence[int]]],
-    target_shape: Sequence[int],
-    target_name: str = "target",
-) -> None:
-    """Raise unless broadcasting the named shapes with ``target_shape`` gives ``target_shape``."""
-    desc = ", ".join(f"{name} {_shape(s)}" for name, s in named)
-    desc += f" and {target_name} {_shape(target_shape)}"
-    try:
-        shape = torch.broadcast_shapes(*[tuple(s) for _, s in named], tuple(target_shape))
-    except RuntimeError:
-        raise ValueError(f"{fn}: shapes {desc} do not broadcast together") from None
-    if tuple(shape) != tuple(target_shape):
-        raise ValueError(
-            f"{fn}: shapes {desc} broadcast to {_shape(shape)}, not to the target's shape "
-            f"{_shape(target_shape)}; cebook never broadcasts silently: reshape the parameters "
-            "or the target (e.g. pred.squeeze(-1) for an (N, 1) prediction and an (N,) target)"
-        )
-
-
-def _fmt(value: float | int | bool) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-class _Checks:
-    """Collect support and parameter checks; raise for the first failing one, with one sync.
-
-    Each check holds the values and a boolean mask of the valid ones. The fast path reduces every
-    mask with ``all`` and reads the flags back in one host-device synchronisation; only when a
-    check fails does the slow path find an offending value and describe it.
-    """
-
-    def __init__(self, fn: str) -> None:
-        self.fn = fn
-        self.items: list[tuple[str | None, str, Tensor, Tensor]] = []
-
-    def add(self, requirement: str, values: Tensor, ok: Tensor) -> _Checks:
-        """``requirement`` reads "<argument> must be <condition>"; ``ok`` marks valid values."""
-        self.items.append((None, requirement, values, ok))
-        return self
-
-    def finite(self, name: str, values: Tensor) -> _Checks:
-        return self.add(f"{name} must be finite", values, torch.isfinite(values))
-
-    def positive(self, name: str, values: Tensor) -> _Checks:
-        # NaN fails both comparisons; the message says "> 0" unless the value is infinite.
-        self.items.append((name, f"{name} must be > 0", values, (values > 0) & (values < math.inf)))
-        return self
-
-    def nonnegative(self, name: str, values: Tensor) -> _Checks:
-        ok = (values >= 0) & (values < math.inf)
-        self.items.append((name, f"{name} must be >= 0", values, ok))
-        return self
-
-    def raise_first(self) -> None:
-        if not self.items:
-            return
-        device = self.items[0][3].device
-        flags = torch.stack([ok.all().to(device) for *_, ok in self.items]).tolist()
-        for flag, (name, requirement, values, ok) in zip(flags, self.items, strict=True):
-            if not flag:
-                bad = ~ok
-                offending = values.expand(bad.shape)[bad][0].item()
-                if name is not None and offending == math.inf:
-                    requirement = f"{name} must be finite"
-                if "{}" in requirement:
-                    raise ValueError(f"{self.fn}: " + requirement.format(_fmt(offending)))
-                raise ValueError(f"{self.fn}: {requirement}, got {_fmt(offending)}")
-
-
-def _check_number(fn: str, name: str, value: float, ok: bool, requirement: str) -> None:
-    """Check a Python-number argument (free: no tensor involved)."""
-    if not ok:
-        raise ValueError(f"{fn}: {name} must be {requirement}, got {_fmt(float(value))}")
-
-
-def _check_positive_number(fn: str, name: str, value: float) -> None:
-    if validation_enabled():
-        _check_number(fn, name, value, value > 0, "> 0")
-        _check_number(fn, name, value, value < math.inf, "finite")
+# F.cross_entropy ignores the targets equal to its ignore_index (-100 by default): an index no
+# target can hold, so that a -100 with validation off fails in torch instead of being skipped.
+_NO_IGNORE_INDEX = torch.iinfo(torch.long).min
 
 
 # ------------------------------------------------------------------------------------------------
@@ -306,17 +219,12 @@ def gaussian_nll(
     ValueError: gaussian_nll: shapes loc (2, 1), scale () and target (2,) broadcast to (2, 2), ...
     """
     fn = "gaussian_nll"
-    _check_reduction(reduction, fn)
     if not _is_number(beta):
         raise ValueError(f"{fn}: beta must be a Python number, got {type(beta).__name__}")
-    _check_number(fn, "beta", beta, beta >= 0, ">= 0")
+    _check_number(fn, "beta", beta, nonnegative)
     if _is_number(scale):
         sigma = float(scale)
-        loc_t, target_t = _convert(loc, target)
-        _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", ())], target_t.shape)
-        _check_positive_number(fn, "scale", sigma)
-        if validation_enabled():
-            _Checks(fn).finite("loc", loc_t).finite("target", target_t).raise_first()
+        loc_t, target_t = _GAUSSIAN.prepare(reduction, loc, scale, target, keep=("scale",))
         if loc_t.shape != target_t.shape:
             loc_t = loc_t.expand(target_t.shape)
         weight = sigma ** (2.0 * beta) if beta != 0.0 else 1.0
@@ -325,22 +233,18 @@ def gaussian_nll(
         if reduction == "sum":
             const = const * target_t.numel()
         return (sq * (weight / (2.0 * sigma * sigma))) + const * weight
-    loc_t, scale_t, target_t = _convert(loc, scale, target)
-    _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", scale_t.shape)], target_t.shape)
-    if validation_enabled():
-        checks = _Checks(fn).finite("loc", loc_t).positive("scale", scale_t)
-        checks.finite("target", target_t).raise_first()
+    loc_t, scale_t, target_t = _GAUSSIAN.prepare(reduction, loc, scale, target)
     z = (target_t - loc_t) / scale_t
     part = 0.5 * z.square() + torch.log(scale_t)
     if beta == 0.0:
-        return _reduce(part, reduction, _HALF_LOG_2PI)
+        return _reduce(part, reduction, fn, _HALF_LOG_2PI)
     power = 2.0 * beta
     weight = scale_t.detach()
     if power == 2.0:
         weight = weight.square()
     elif power != 1.0:
         weight = weight**power
-    return _reduce((part + _HALF_LOG_2PI) * weight, reduction)
+    return _reduce((part + _HALF_LOG_2PI) * weight, reduction, fn)
 
 
 def _mahalanobis_sq(scale_tril: Tensor, diag: Tensor, diff: Tensor) -> Tensor:
@@ -427,9 +331,12 @@ def mvn_nll(
     """
     fn = "mvn_nll"
     _check_reduction(reduction, fn)
-    loc_t, tril_t, target_t = _convert(loc, scale_tril, target)
-    if target_t.dim() < 1:
-        raise ValueError(f"{fn}: target must have an event dimension (shape (..., d)), got ()")
+    loc_t, tril_t, target_t = _as_tensors(fn, loc=loc, scale_tril=scale_tril, target=target)
+    if target_t.dim() < 1 or target_t.shape[-1] == 0:
+        raise ValueError(
+            f"{fn}: target must have an event dimension of size d >= 1 (shape (..., d)), got "
+            f"shape {_shape(target_t.shape)}"
+        )
     d = target_t.shape[-1]
     if tril_t.dim() < 2 or tril_t.shape[-2:] != (d, d):
         raise ValueError(
@@ -447,6 +354,7 @@ def mvn_nll(
         target_t.shape[:-1],
         "target batch",
     )
+    _check_nonempty(fn, reduction, target_t.shape[:-1], "target batch")
     if validation_enabled():
         diag = tril_t.diagonal(dim1=-2, dim2=-1)
         checks = _Checks(fn).finite("loc", loc_t).finite("scale_tril", tril_t)
@@ -461,7 +369,7 @@ def mvn_nll(
     part = 0.5 * _mahalanobis_sq(tril_t, diag, target_t - loc_t) + diag.log().sum(-1)
     if part.shape != target_t.shape[:-1]:
         part = part.expand(target_t.shape[:-1])
-    return _reduce(part, reduction, d * _HALF_LOG_2PI)
+    return _reduce(part, reduction, fn, d * _HALF_LOG_2PI)
 
 
 def laplace_nll(
@@ -515,27 +423,18 @@ def laplace_nll(
     1.9431
     """
     fn = "laplace_nll"
-    _check_reduction(reduction, fn)
     if _is_number(scale):
         b = float(scale)
-        loc_t, target_t = _convert(loc, target)
-        _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", ())], target_t.shape)
-        _check_positive_number(fn, "scale", b)
-        if validation_enabled():
-            _Checks(fn).finite("loc", loc_t).finite("target", target_t).raise_first()
+        loc_t, target_t = _LAPLACE.prepare(reduction, loc, scale, target, keep=("scale",))
         if loc_t.shape != target_t.shape:
             loc_t = loc_t.expand(target_t.shape)
         const = math.log(2.0 * b)
         if reduction == "sum":
             const = const * target_t.numel()
         return F.l1_loss(loc_t, target_t, reduction=reduction) * (1.0 / b) + const
-    loc_t, scale_t, target_t = _convert(loc, scale, target)
-    _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", scale_t.shape)], target_t.shape)
-    if validation_enabled():
-        checks = _Checks(fn).finite("loc", loc_t).positive("scale", scale_t)
-        checks.finite("target", target_t).raise_first()
+    loc_t, scale_t, target_t = _LAPLACE.prepare(reduction, loc, scale, target)
     part = (target_t - loc_t).abs() / scale_t + torch.log(scale_t)
-    return _reduce(part, reduction, _LOG_2)
+    return _reduce(part, reduction, fn, _LOG_2)
 
 
 def student_t_nll(
@@ -597,35 +496,25 @@ def student_t_nll(
     tensor([1.0009, 8.0731])
     """
     fn = "student_t_nll"
-    _check_reduction(reduction, fn)
     if _is_number(df):
         nu = float(df)
-        _check_positive_number(fn, "df", nu)
-        loc_t, scale_t, target_t = _convert(loc, scale, target)
-        named = [("df", ()), ("loc", loc_t.shape), ("scale", scale_t.shape)]
-        _broadcast_to_target(fn, named, target_t.shape)
-        if validation_enabled():
-            checks = _Checks(fn).finite("loc", loc_t).positive("scale", scale_t)
-            checks.finite("target", target_t).raise_first()
+        loc_t, scale_t, target_t = _STUDENT_T.prepare(
+            reduction, df, loc, scale, target, keep=("df",)
+        )
         z = (target_t - loc_t) / scale_t
         part = (0.5 * (nu + 1.0)) * torch.log1p(z.square() * (1.0 / nu)) + torch.log(scale_t)
         const = (
             0.5 * math.log(nu) + _HALF_LOG_PI + math.lgamma(0.5 * nu) - math.lgamma(0.5 * nu + 0.5)
         )
-        return _reduce(part, reduction, const)
-    df_t, loc_t, scale_t, target_t = _convert(df, loc, scale, target)
-    named = [("df", df_t.shape), ("loc", loc_t.shape), ("scale", scale_t.shape)]
-    _broadcast_to_target(fn, named, target_t.shape)
-    if validation_enabled():
-        checks = _Checks(fn).positive("df", df_t).finite("loc", loc_t)
-        checks.positive("scale", scale_t).finite("target", target_t).raise_first()
+        return _reduce(part, reduction, fn, const)
+    df_t, loc_t, scale_t, target_t = _STUDENT_T.prepare(reduction, df, loc, scale, target)
     z = (target_t - loc_t) / scale_t
     part = (
         (0.5 * df_t + 0.5) * torch.log1p(z.square() / df_t)
         + torch.log(scale_t)
         + _StudentLogNormaliser.apply(df_t)
     )
-    return _reduce(part, reduction, _HALF_LOG_PI)
+    return _reduce(part, reduction, fn, _HALF_LOG_PI)
 
 
 def _student_series(dtype: torch.dtype) -> tuple[float, ...]:
@@ -731,13 +620,8 @@ def exponential_nll(
     tensor([ 1.1931, -0.6931])
     """
     fn = "exponential_nll"
-    _check_reduction(reduction, fn)
-    rate_t, target_t = _convert(rate, target)
-    _broadcast_to_target(fn, [("rate", rate_t.shape)], target_t.shape)
-    if validation_enabled():
-        checks = _Checks(fn).positive("rate", rate_t)
-        checks.nonnegative("target", target_t).raise_first()
-    return _reduce(rate_t * target_t - torch.log(rate_t), reduction)
+    rate_t, target_t = _EXPONENTIAL.prepare(reduction, rate, target)
+    return _reduce(rate_t * target_t - torch.log(rate_t), reduction, fn)
 
 
 def gamma_nll(
@@ -797,16 +681,10 @@ def gamma_nll(
     ValueError: gamma_nll: target must be > 0, got -1.5
     """
     fn = "gamma_nll"
-    _check_reduction(reduction, fn)
-    alpha_t, rate_t, target_t = _convert(concentration, rate, target)
-    named = [("concentration", alpha_t.shape), ("rate", rate_t.shape)]
-    _broadcast_to_target(fn, named, target_t.shape)
-    if validation_enabled():
-        checks = _Checks(fn).positive("concentration", alpha_t).positive("rate", rate_t)
-        checks.positive("target", target_t).raise_first()
+    alpha_t, rate_t, target_t = _GAMMA.prepare(reduction, concentration, rate, target)
     log_y = torch.log(target_t)
     part = rate_t * target_t + log_y - alpha_t * (log_y + torch.log(rate_t)) + torch.lgamma(alpha_t)
-    return _reduce(part, reduction)
+    return _reduce(part, reduction, fn)
 
 
 def lognormal_nll(
@@ -863,26 +741,16 @@ def lognormal_nll(
     tensor([0.9189, 2.4189])
     """
     fn = "lognormal_nll"
-    _check_reduction(reduction, fn)
-    loc_t, scale_t, target_t = _convert(loc, scale, target)
-    _broadcast_to_target(fn, [("loc", loc_t.shape), ("scale", scale_t.shape)], target_t.shape)
-    if validation_enabled():
-        checks = _Checks(fn).finite("loc", loc_t).positive("scale", scale_t)
-        checks.positive("target", target_t).raise_first()
+    loc_t, scale_t, target_t = _LOGNORMAL.prepare(reduction, loc, scale, target)
     log_y = torch.log(target_t)
     z = (log_y - loc_t) / scale_t
     part = 0.5 * z.square() + torch.log(scale_t) + log_y
-    return _reduce(part, reduction, _HALF_LOG_2PI)
+    return _reduce(part, reduction, fn, _HALF_LOG_2PI)
 
 
 # ------------------------------------------------------------------------------------------------
 # Counts
 # ------------------------------------------------------------------------------------------------
-
-
-def _count_checks(checks: _Checks, target: Tensor) -> _Checks:
-    ok = (target >= 0) & (target == torch.floor(target)) & (target < math.inf)
-    return checks.add("target must be a non-negative integer (a count)", target, ok)
 
 
 def poisson_nll(
@@ -936,14 +804,9 @@ def poisson_nll(
     2.2944302994
     """
     fn = "poisson_nll"
-    _check_reduction(reduction, fn)
-    rate_t, target_t = _convert(rate, target)
-    _broadcast_to_target(fn, [("rate", rate_t.shape)], target_t.shape)
-    if validation_enabled():
-        checks = _Checks(fn).positive("rate", rate_t)
-        _count_checks(checks, target_t).raise_first()
+    rate_t, target_t = _POISSON.prepare(reduction, rate, target)
     part = rate_t - target_t * torch.log(rate_t) + torch.lgamma(target_t + 1.0)
-    return _reduce(part, reduction)
+    return _reduce(part, reduction, fn)
 
 
 def negative_binomial_nll(
@@ -1006,13 +869,7 @@ def negative_binomial_nll(
     tensor([1.3863, 1.6740, 4.1589])
     """
     fn = "negative_binomial_nll"
-    _check_reduction(reduction, fn)
-    count_t, logits_t, target_t = _convert(total_count, logits, target)
-    named = [("total_count", count_t.shape), ("logits", logits_t.shape)]
-    _broadcast_to_target(fn, named, target_t.shape)
-    if validation_enabled():
-        checks = _Checks(fn).positive("total_count", count_t).finite("logits", logits_t)
-        _count_checks(checks, target_t).raise_first()
+    count_t, logits_t, target_t = _NEGATIVE_BINOMIAL.prepare(reduction, total_count, logits, target)
     r_plus_y = count_t + target_t
     part = (
         r_plus_y * F.softplus(logits_t)
@@ -1021,7 +878,7 @@ def negative_binomial_nll(
         + torch.lgamma(count_t)
         + torch.lgamma(target_t + 1.0)
     )
-    return _reduce(part, reduction)
+    return _reduce(part, reduction, fn)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1085,14 +942,7 @@ def bernoulli_nll(
     >>> round(float(bernoulli_nll(torch.logit(y), y)), 6)
     0.610864
     """
-    fn = "bernoulli_nll"
-    _check_reduction(reduction, fn)
-    logits_t, target_t = _convert(logits, target)
-    _broadcast_to_target(fn, [("logits", logits_t.shape)], target_t.shape)
-    if validation_enabled():
-        checks = _Checks(fn).finite("logits", logits_t)
-        checks.add("target must be in [0, 1]", target_t, (target_t >= 0) & (target_t <= 1))
-        checks.raise_first()
+    logits_t, target_t = _BERNOULLI.prepare(reduction, logits, target)
     if logits_t.shape != target_t.shape:
         logits_t = logits_t.expand(target_t.shape)
     return F.binary_cross_entropy_with_logits(logits_t, target_t, reduction=reduction)
@@ -1181,14 +1031,7 @@ def continuous_bernoulli_nll(
     >>> round(float(continuous_bernoulli_nll(torch.logit(lam), torch.tensor(0.0))), 6)
     -0.614316
     """
-    fn = "continuous_bernoulli_nll"
-    _check_reduction(reduction, fn)
-    logits_t, target_t = _convert(logits, target)
-    _broadcast_to_target(fn, [("logits", logits_t.shape)], target_t.shape)
-    if validation_enabled():
-        checks = _Checks(fn).finite("logits", logits_t)
-        checks.add("target must be in [0, 1]", target_t, (target_t >= 0) & (target_t <= 1))
-        checks.raise_first()
+    logits_t, target_t = _CONTINUOUS_BERNOULLI.prepare(reduction, logits, target)
     if logits_t.shape != target_t.shape:
         logits_t = logits_t.expand(target_t.shape)
     log_norm = _cb_log_norm(logits_t)
@@ -1256,14 +1099,7 @@ def beta_nll(
     tensor([-0.4055,  0.6162])
     """
     fn = "beta_nll"
-    _check_reduction(reduction, fn)
-    a_t, b_t, target_t = _convert(concentration1, concentration0, target)
-    named = [("concentration1", a_t.shape), ("concentration0", b_t.shape)]
-    _broadcast_to_target(fn, named, target_t.shape)
-    if validation_enabled():
-        checks = _Checks(fn).positive("concentration1", a_t).positive("concentration0", b_t)
-        checks.add("target must be in (0, 1)", target_t, (target_t > 0) & (target_t < 1))
-        checks.raise_first()
+    a_t, b_t, target_t = _BETA.prepare(reduction, concentration1, concentration0, target)
     log_y, log_1my = torch.log(target_t), torch.log1p(-target_t)
     part = (
         torch.lgamma(a_t)
@@ -1273,7 +1109,7 @@ def beta_nll(
         - b_t * log_1my
         + (log_y + log_1my)
     )
-    return _reduce(part, reduction)
+    return _reduce(part, reduction, fn)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1346,11 +1182,12 @@ def categorical_nll(
         raise ValueError(f"{fn}: logits must be a tensor of shape (..., K) with classes last")
     if not isinstance(target, Tensor):
         raise ValueError(f"{fn}: target must be a tensor of class indices or probabilities")
+    _check_kind(fn, "logits", logits)
     k = logits.shape[-1]
     if not target.is_floating_point():
         if target.dtype == torch.bool or target.is_complex():
             raise ValueError(f"{fn}: target indices must be integers, got dtype {target.dtype}")
-        logits_t = logits if logits.is_floating_point() else logits.to(torch.get_default_dtype())
+        (logits_t,) = _as_tensors(fn, logits=logits)
         shape = target.shape
         desc = f"logits {_shape(logits.shape)} (classes last)"
         try:
@@ -1363,6 +1200,7 @@ def categorical_nll(
                 f"dimension, {_shape(logits.shape[:-1])}, must broadcast to the target's shape; "
                 "cebook never broadcasts silently"
             )
+        _check_nonempty(fn, reduction, shape)
         if validation_enabled():
             checks = _Checks(fn).finite("logits", logits_t)
             checks.add(
@@ -1374,10 +1212,13 @@ def categorical_nll(
         if logits_t.shape[:-1] != shape:
             logits_t = logits_t.expand(*shape, k)
         out = F.cross_entropy(
-            logits_t.reshape(-1, k), target.reshape(-1).long(), reduction=reduction
+            logits_t.reshape(-1, k),
+            target.reshape(-1).long(),
+            reduction=reduction,
+            ignore_index=_NO_IGNORE_INDEX,
         )
         return out.reshape(shape) if reduction == "none" else out
-    logits_t, target_t = _convert(logits, target)
+    logits_t, target_t = _as_tensors(fn, logits=logits, target=target)
     shape = target_t.shape
     if target_t.dim() < 1 or shape[-1] != k:
         raise ValueError(
@@ -1386,6 +1227,7 @@ def categorical_nll(
             "integer tensor"
         )
     _broadcast_to_target(fn, [("logits", logits_t.shape)], shape)
+    _check_nonempty(fn, reduction, shape[:-1])
     if validation_enabled():
         sums = target_t.sum(-1)
         tol = math.sqrt(torch.finfo(target_t.dtype).eps) * max(1.0, math.sqrt(k))
@@ -1474,7 +1316,9 @@ def gmm_nll(
     _check_reduction(reduction, fn)
     if not isinstance(logits, Tensor) or logits.dim() < 1:
         raise ValueError(f"{fn}: logits must be a tensor of shape (..., K) with components last")
-    logits_t, loc_t, scale_t, target_t = _convert(logits, loc, scale, target)
+    logits_t, loc_t, scale_t, target_t = _as_tensors(
+        fn, logits=logits, loc=loc, scale=scale, target=target
+    )
     named = [("logits", logits_t.shape), ("loc", loc_t.shape), ("scale", scale_t.shape)]
     try:
         params_shape = torch.broadcast_shapes(*[tuple(s) for _, s in named])
@@ -1484,6 +1328,10 @@ def gmm_nll(
     _broadcast_to_target(
         fn, [("parameters without their component dimension", params_shape[:-1])], target_t.shape
     )
+    _check_nonempty(fn, reduction, target_t.shape)
+    for name, value in (("loc", loc), ("scale", scale)):
+        if _is_number(value):
+            _check_number(fn, name, float(value), positive if name == "scale" else real)
     if validation_enabled():
         checks = _Checks(fn).finite("logits", logits_t).finite("loc", loc_t)
         checks.positive("scale", scale_t).finite("target", target_t).raise_first()
@@ -1492,7 +1340,7 @@ def gmm_nll(
     part = -torch.logsumexp(log_joint, -1)
     if part.shape != target_t.shape:
         part = part.expand(target_t.shape)
-    return _reduce(part, reduction, _HALF_LOG_2PI)
+    return _reduce(part, reduction, fn, _HALF_LOG_2PI)
 
 
 def pinball_loss(
@@ -1557,26 +1405,15 @@ def pinball_loss(
     tensor([0.1000, 0.9000])
     """
     fn = "pinball_loss"
-    _check_reduction(reduction, fn)
     if _is_number(quantile):
         tau = float(quantile)
-        if validation_enabled():
-            _check_number(fn, "quantile", tau, 0.0 < tau < 1.0, "in (0, 1)")
-        pred_t, target_t = _convert(pred, target)
-        _broadcast_to_target(fn, [("pred", pred_t.shape), ("quantile", ())], target_t.shape)
-        if validation_enabled():
-            _Checks(fn).finite("pred", pred_t).finite("target", target_t).raise_first()
+        pred_t, target_t = _PINBALL.prepare(reduction, pred, target, quantile, keep=("quantile",))
         if pred_t.shape != target_t.shape:
             pred_t = pred_t.expand(target_t.shape)
         if tau == 0.5:
             return 0.5 * F.l1_loss(pred_t, target_t, reduction=reduction)
         diff = target_t - pred_t
-        return _reduce(diff * (tau - (diff < 0).to(diff.dtype)), reduction)
-    pred_t, target_t, q_t = _convert(pred, target, quantile)
-    _broadcast_to_target(fn, [("pred", pred_t.shape), ("quantile", q_t.shape)], target_t.shape)
-    if validation_enabled():
-        checks = _Checks(fn).finite("pred", pred_t).finite("target", target_t)
-        checks.add("quantile must be in (0, 1)", q_t, (q_t > 0) & (q_t < 1))
-        checks.raise_first()
+        return _reduce(diff * (tau - (diff < 0).to(diff.dtype)), reduction, fn)
+    pred_t, target_t, q_t = _PINBALL.prepare(reduction, pred, target, quantile)
     diff = target_t - pred_t
-    return _reduce(diff * (q_t - (diff < 0).to(diff.dtype)), reduction)
+    return _reduce(diff * (q_t - (diff < 0).to(diff.dtype)), reduction, fn)
