@@ -43,7 +43,21 @@ from typing import Literal
 import torch
 from torch import distributions as D
 
-from cebook._validation import _check_reduction, _reduce, _show, validation_enabled
+from cebook._validation import (
+    Reduction,
+    _as_tensors,
+    _broadcast_to_target,
+    _check_nonempty,
+    _check_reduction,
+    _Checks,
+    _reduce,
+    _show,
+    _spec,
+    not_nan,
+    positive,
+    real,
+    validation_enabled,
+)
 
 __all__ = [
     "crps_gaussian",
@@ -54,9 +68,9 @@ __all__ = [
     "interval_coverage",
     "cross_entropy",
     "kl",
+    "Reduction",
 ]
 
-Reduction = Literal["mean", "sum", "none"]
 Method = Literal["auto", "closed_form", "numerical"]
 Number = torch.Tensor | float
 
@@ -68,48 +82,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # helpers
 
 
-def _tensors(caller: str, target: Number, **params: Number) -> tuple[torch.Tensor, ...]:
-    """Target and parameters as floating tensors on one device; the parameters' broadcast shape
-    must equal the target's shape (no silent broadcasting)."""
-    tensors = [x for x in (target, *params.values()) if isinstance(x, torch.Tensor)]
-    floats = [x for x in tensors if x.is_floating_point()]
-    like = floats[0] if floats else None
-    dtype = like.dtype if like is not None else torch.get_default_dtype()
-    device = tensors[0].device if tensors else torch.device("cpu")
-
-    def as_float(x: Number) -> torch.Tensor:
-        if isinstance(x, torch.Tensor):
-            return x if x.is_floating_point() else x.to(dtype)
-        return torch.as_tensor(x, dtype=dtype, device=device)
-
-    target_ = as_float(target)
-    out = [target_]
-    shapes = []
-    for name, value in params.items():
-        value_ = as_float(value)
-        shapes.append((name, tuple(value_.shape)))
-        out.append(value_)
-    try:
-        shape = torch.broadcast_shapes(target_.shape, *(t.shape for t in out[1:]))
-    except RuntimeError as error:
-        described = ", ".join(f"{n} {s}" for n, s in shapes)
-        raise ValueError(
-            f"{caller}: shapes do not broadcast: {described}, target {tuple(target_.shape)}"
-        ) from error
-    if shape != target_.shape:
-        described = ", ".join(f"{n} {s}" for n, s in shapes)
-        raise ValueError(
-            f"{caller}: the parameters' shapes ({described}) broadcast to {tuple(shape)}, not to "
-            f"the target's shape {tuple(target_.shape)}; reshape one of them"
-        )
-    return tuple(out)
-
-
-def _check_positive(value: torch.Tensor, name: str, caller: str) -> None:
-    if validation_enabled():
-        bad = ~(value > 0)
-        if bool(bad.any()):
-            raise ValueError(f"{caller}: {name} must be positive, got {_show(value[bad])}")
+_CRPS_GAUSSIAN = _spec("crps_gaussian", loc=real, scale=positive, target=real)
+_CRPS_LAPLACE = _spec("crps_laplace", loc=real, scale=positive, target=real)
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,9 +134,7 @@ def crps_gaussian(
     tensor([0.2337, 0.6024])
     """
     caller = "crps_gaussian"
-    _check_reduction(reduction, caller)
-    target, loc, scale = _tensors(caller, target, loc=loc, scale=scale)
-    _check_positive(scale, "scale", caller)
+    loc, scale, target = _CRPS_GAUSSIAN.prepare(reduction, loc, scale, target)
     z = (target - loc) / scale
     pdf = _INV_SQRT_2PI * torch.exp(-0.5 * z * z)
     # z (2 Phi(z) - 1) = z erf(z / sqrt 2): no cancellation in the tails.
@@ -213,9 +185,7 @@ def crps_laplace(
     tensor([0.2500, 1.3853])
     """
     caller = "crps_laplace"
-    _check_reduction(reduction, caller)
-    target, loc, scale = _tensors(caller, target, loc=loc, scale=scale)
-    _check_positive(scale, "scale", caller)
+    loc, scale, target = _CRPS_LAPLACE.prepare(reduction, loc, scale, target)
     error = (target - loc).abs()
     score = error + scale * torch.exp(-error / scale) - 0.75 * scale
     return _reduce(score, reduction, caller)
@@ -281,18 +251,18 @@ def crps_ensemble(
     _check_reduction(reduction, caller)
     if not isinstance(samples, torch.Tensor) or samples.dim() == 0:
         raise ValueError(f"{caller}: samples must be a tensor of shape (..., M), got {samples!r}")
-    if not samples.is_floating_point():
-        samples = samples.to(torch.get_default_dtype())
-    if not isinstance(target, torch.Tensor):
-        target = torch.as_tensor(target, dtype=samples.dtype, device=samples.device)
-    if target.shape != samples.shape[:-1]:
-        raise ValueError(
-            f"{caller}: target must have shape samples.shape[:-1] = {tuple(samples.shape[:-1])}, "
-            f"got {tuple(target.shape)}"
-        )
+    samples, target = _as_tensors(caller, samples=samples, target=target)
+    _broadcast_to_target(
+        caller, [("samples without their ensemble dimension", samples.shape[:-1])], target.shape
+    )
     m = samples.shape[-1]
     if m < 1 or (fair and m < 2):
         raise ValueError(f"{caller}: need at least {2 if fair else 1} ensemble members, got {m}")
+    _check_nonempty(caller, reduction, target.shape)
+    if validation_enabled():
+        _Checks(caller).finite("samples", samples).finite("target", target).raise_first()
+    if samples.shape[:-1] != target.shape:
+        samples = samples.expand(*target.shape, m)
     # Centre on the target: the rank weights sum to zero, so the shift cancels in the pairwise
     # term and the sums stay small.
     centred, _ = torch.sort(samples - target.to(samples.dtype).unsqueeze(-1), dim=-1)
@@ -391,19 +361,11 @@ def pit(
     dtype, device = _dist_dtype_device(dist)
     if not isinstance(target, torch.Tensor):
         target = torch.as_tensor(target, dtype=dtype, device=device)
-    shape = _broadcast(dist.batch_shape, target.shape, caller)
-    if shape != target.shape:
-        raise ValueError(
-            f"{caller}: the law's batch shape {tuple(dist.batch_shape)} broadcasts to "
-            f"{tuple(shape)}, not to the target's shape {tuple(target.shape)}"
-        )
+    _broadcast_to_target(caller, [("dist batch", dist.batch_shape)], target.shape)
     if validation_enabled():
-        outside = ~_support(dist).check(target).expand(target.shape)
-        if bool(outside.any()):
-            raise ValueError(
-                f"{caller}: target must lie in the support of {type(dist).__name__}, got "
-                f"{_show(target[outside])}"
-            )
+        inside = support.check(target).expand(target.shape)
+        requirement = f"target must lie in the support of {type(dist).__name__}"
+        _Checks(caller).add(requirement, target.expand(target.shape), inside).raise_first()
     if support.is_discrete:
         return _randomised_pit(dist, target, generator, dtype)
     try:
@@ -434,7 +396,7 @@ def _randomised_pit(
     return (below + v.to(values.device) * at).clamp(0.0, 1.0)  # sums may overshoot 1 by rounding
 
 
-def coverage(lower: Number, upper: Number, target: Number) -> float:
+def coverage(lower: Number, upper: Number, target: Number) -> torch.Tensor:
     r"""Fraction of targets inside their interval :math:`[\ell, u]` (ends included).
 
     For the :math:`\alpha`-quantile and :math:`(1 - \alpha)`-quantile of calibrated laws the
@@ -450,35 +412,38 @@ def coverage(lower: Number, upper: Number, target: Number) -> float:
 
     Returns
     -------
-    float
-        In :math:`[0, 1]`.
+    Tensor
+        A 0-dim tensor in :math:`[0, 1]`, in the floating dtype of the inputs and on their device,
+        like every score of this module (``float(...)`` or ``.item()`` gives a number).
 
     Raises
     ------
     ValueError
-        If the shapes do not match, or (validation on) ``lower > upper`` somewhere.
+        If the shapes do not match or ``target`` is empty; with validation on, also on a NaN end,
+        a ``target`` that is not finite, or ``lower > upper`` somewhere (infinite ends are fine:
+        one-sided intervals).
 
     Examples
     --------
     >>> import torch
     >>> from cebook.metrics import coverage
     >>> coverage(torch.tensor([0.0, 0.0, 0.0, 0.0]), 1.0, torch.tensor([0.5, 1.0, 1.5, -0.1]))
-    0.5
+    tensor(0.5000)
     """
     caller = "coverage"
-    target, lower, upper = _tensors(caller, target, lower=lower, upper=upper)
+    lower, upper, target = _COVERAGE.prepare("none", lower, upper, target)
+    if target.numel() == 0:  # a mean of nothing: the losses' rule for reduction="mean"
+        raise ValueError(f"{caller}: target must be non-empty, got shape {tuple(target.shape)}")
     if validation_enabled():
-        bad = (lower > upper).expand(target.shape)
-        if bool(bad.any()):
-            raise ValueError(
-                f"{caller}: lower must not exceed upper, got lower "
-                f"{_show(lower.expand(target.shape)[bad])} and upper "
-                f"{_show(upper.expand(target.shape)[bad])}"
-            )
-    if target.numel() == 0:
-        raise ValueError(f"{caller}: target is empty")
+        lower_, upper_ = lower.expand(target.shape), upper.expand(target.shape)
+        _Checks(caller).add(
+            "lower must be <= upper, got lower {} above its upper end", lower_, lower_ <= upper_
+        ).raise_first()
     inside = (target >= lower) & (target <= upper)
-    return float(inside.to(torch.float64).mean())
+    return inside.to(target.dtype).mean()
+
+
+_COVERAGE = _spec("coverage", lower=not_nan, upper=not_nan, target=real)
 
 
 def interval_coverage(
@@ -492,7 +457,8 @@ def interval_coverage(
     :math:`u = F(y)` satisfies :math:`|u - \tfrac12| \le \alpha/2`, so no quantile function is
     needed. Calibrated laws give observed :math:`\approx` nominal; points below the diagonal
     mean intervals too narrow (over-confidence). Plot with
-    :func:`cebook.plot.reliability_diagram`. Continuous laws only (see :func:`pit`). Used in
+    :func:`cebook.plot.reliability_diagram`. Continuous laws only: a discrete law raises
+    ``ValueError`` (its PIT is randomised, see :func:`pit`). Used in
     ``book/continuous/heteroscedastic.md``.
 
     Parameters
@@ -512,7 +478,7 @@ def interval_coverage(
     Raises
     ------
     ValueError
-        As :func:`pit`, or if a level lies outside :math:`(0, 1]`.
+        As :func:`pit`, if ``dist`` is discrete, or if a level lies outside :math:`(0, 1]`.
 
     Examples
     --------
@@ -524,6 +490,13 @@ def interval_coverage(
     tensor([0.6000, 0.8000])
     """
     caller = "interval_coverage"
+    dist = _check_dist(dist, "dist", caller)
+    if _support(dist).is_discrete:
+        raise ValueError(
+            f"{caller}: dist must be a continuous law, got {type(dist).__name__} (discrete): its "
+            "PIT is randomised; call pit(dist, target, generator=...) and count the values in "
+            "[(1 - level) / 2, (1 + level) / 2] for a reproducible answer"
+        )
     u = pit(dist, target)
     levels_ = torch.as_tensor(levels, dtype=u.dtype, device=u.device).reshape(-1)
     if levels_.numel() == 0 or not bool(((levels_ > 0) & (levels_ <= 1)).all()):
