@@ -246,9 +246,7 @@ def _check_reduction(reduction: object, fn: str) -> None:
         raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _check_nonempty(
-    fn: str, reduction: str, shape: Sequence[int], name: str = "target"
-) -> None:
+def _check_nonempty(fn: str, reduction: str, shape: Sequence[int], name: str = "target") -> None:
     """``reduction="mean"`` of nothing is undefined: raise (free, the shape is on the host)."""
     if reduction == "mean" and math.prod(shape) == 0:
         raise ValueError(
@@ -295,7 +293,7 @@ nonnegative = _Constraint(
 )
 unit_closed = _Constraint("in [0, 1]", lambda v: (v >= 0) & (v <= 1), lambda v: 0 <= v <= 1)
 unit_open = _Constraint("in (0, 1)", lambda v: (v > 0) & (v < 1), lambda v: 0 < v < 1)
-not_nan = _Constraint("not NaN", lambda v: ~torch.isnan(v), lambda v: not math.isnan(v))
+not_nan = _Constraint("a number (not NaN)", lambda v: ~torch.isnan(v), lambda v: not math.isnan(v))
 count = _Constraint(
     "a non-negative integer (a count)",
     lambda v: (v >= 0) & (v == torch.floor(v)) & (v < math.inf),
@@ -413,8 +411,10 @@ class _Spec:
         if _enabled:
             checks = _Checks(fn)
             for name, constraint in self.args:
-                if constraint is not None and name not in kept and not _is_number(
-                    values[names.index(name)]
+                if (
+                    constraint is not None
+                    and name not in kept
+                    and not _is_number(values[names.index(name)])
                 ):
                     checks.check(name, by_name[name], constraint)
             checks.raise_first()

@@ -39,17 +39,39 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from cebook._validation import _check_reduction, _reduce, _show, validation_enabled
+from cebook._validation import (
+    DecodeMethod,
+    Reduction,
+    _as_tensors,
+    _broadcast_to_target,
+    _check_kind,
+    _check_nonempty,
+    _check_number,
+    _check_reduction,
+    _Checks,
+    _Constraint,
+    _reduce,
+    _show,
+    not_nan,
+    positive,
+    validation_enabled,
+)
 
-__all__ = ["Bins", "mu_law_encode", "mu_law_decode", "symlog", "symexp"]
+__all__ = [
+    "Bins",
+    "DecodeMethod",
+    "Reduction",
+    "mu_law_encode",
+    "mu_law_decode",
+    "symlog",
+    "symexp",
+]
 
-Reduction = Literal["mean", "sum", "none"]
-DecodeMethod = Literal["mean", "mode", "interpolate"]
+_SIGNED_UNIT = _Constraint("in [-1, 1]", lambda v: (v >= -1) & (v <= 1), lambda v: -1 <= v <= 1)
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -58,13 +80,11 @@ _SQRT2 = math.sqrt(2.0)
 # helpers
 
 
-def _float_tensor(x: torch.Tensor | float | Sequence[float], like: torch.Tensor | None = None):
-    """``x`` as a floating tensor: keeps a floating tensor as it is, else the default dtype."""
-    if isinstance(x, torch.Tensor):
-        return x if x.is_floating_point() else x.to(torch.get_default_dtype())
-    if like is not None:
-        return torch.as_tensor(x, dtype=like.dtype, device=like.device)
-    return torch.as_tensor(x, dtype=torch.get_default_dtype())
+def _float_tensor(
+    caller: str, name: str, x: torch.Tensor | float | Sequence[float]
+) -> torch.Tensor:
+    """``x`` as a floating tensor, by the package's one conversion rule."""
+    return _as_tensors(caller, **{name: x})[0]
 
 
 def _check_mu(mu: float, caller: str) -> float:
@@ -75,9 +95,7 @@ def _check_mu(mu: float, caller: str) -> float:
 
 def _check_unit(x: torch.Tensor, name: str, caller: str) -> None:
     if validation_enabled():
-        bad = ~((x >= -1) & (x <= 1))
-        if bool(bad.any()):
-            raise ValueError(f"{caller}: {name} must lie in [-1, 1], got {_show(x[bad])}")
+        _Checks(caller).check(name, x, _SIGNED_UNIT).raise_first()
 
 
 def _log1mexp(x: torch.Tensor) -> torch.Tensor:
@@ -133,7 +151,7 @@ def mu_law_encode(x: torch.Tensor | float, mu: float = 255.0) -> torch.Tensor:
     """
     caller = "mu_law_encode"
     mu = _check_mu(mu, caller)
-    x = _float_tensor(x)
+    x = _float_tensor(caller, "x", x)
     _check_unit(x, "x", caller)
     return torch.sign(x) * torch.log1p(mu * x.abs()) / math.log1p(mu)
 
@@ -172,7 +190,7 @@ def mu_law_decode(y: torch.Tensor | float, mu: float = 255.0) -> torch.Tensor:
     """
     caller = "mu_law_decode"
     mu = _check_mu(mu, caller)
-    y = _float_tensor(y)
+    y = _float_tensor(caller, "y", y)
     _check_unit(y, "y", caller)
     return torch.sign(y) * torch.expm1(y.abs() * math.log1p(mu)) / mu
 
@@ -202,7 +220,7 @@ def symlog(x: torch.Tensor | float) -> torch.Tensor:
     >>> symlog(torch.tensor([-99.0, 0.0, 0.5, 1e6]))
     tensor([-4.6052,  0.0000,  0.4055, 13.8155])
     """
-    x = _float_tensor(x)
+    x = _float_tensor("symlog", "x", x)
     # x * log1p(|x|)/|x| rather than sign(x) log1p(|x|): the same values, and slope 1 at 0
     magnitude = x.abs()
     safe = torch.where(magnitude > 0, magnitude, torch.ones_like(magnitude))
@@ -234,7 +252,7 @@ def symexp(x: torch.Tensor | float) -> torch.Tensor:
     >>> torch.allclose(symexp(symlog(x)), x)
     True
     """
-    x = _float_tensor(x)
+    x = _float_tensor("symexp", "x", x)
     # x * expm1(|x|)/|x|: slope 1 at 0 (sign(x) expm1(|x|) would have slope 0 in autograd)
     magnitude = x.abs()
     safe = torch.where(magnitude > 0, magnitude, torch.ones_like(magnitude))
@@ -473,10 +491,10 @@ class Bins:
     # ---------------------------------------------------------------- targets
 
     def _target(self, y: torch.Tensor | float, caller: str) -> torch.Tensor:
-        y = _float_tensor(y)
-        if validation_enabled() and bool(torch.isnan(y).any()):
-            raise ValueError(f"{caller}: y must not be NaN, got {_show(y[torch.isnan(y)])}")
-        return y.contiguous()
+        y_ = _float_tensor(caller, "y", y)
+        if validation_enabled():
+            _Checks(caller).check("y", y_, not_nan).raise_first()
+        return y_.contiguous()
 
     def index(self, y: torch.Tensor | float) -> torch.Tensor:
         r"""The bin that holds each value of ``y``: :math:`k` with :math:`b_k \le y < b_{k+1}`.
@@ -611,12 +629,11 @@ class Bins:
         else:
             if isinstance(sigma, torch.Tensor):
                 sigma_ = sigma.to(device=y.device, dtype=work)
-                if validation_enabled() and not bool((sigma_ > 0).all()):
-                    bad = sigma_[~(sigma_ > 0)]
-                    raise ValueError(f"{caller}: sigma must be positive, got {_show(bad)}")
+                if validation_enabled():
+                    _Checks(caller).positive("sigma", sigma_).raise_first()
             else:
-                if isinstance(sigma, bool) or not 0 < float(sigma) < math.inf:
-                    raise ValueError(f"{caller}: sigma must be positive and finite, got {sigma!r}")
+                _check_kind(caller, "sigma", sigma)
+                _check_number(caller, "sigma", float(sigma), positive)
                 sigma_ = torch.tensor(float(sigma), dtype=work, device=y.device)
             try:
                 sigma_ = sigma_.broadcast_to(y_.shape)
@@ -773,22 +790,21 @@ class Bins:
         """
         caller = "Bins.density_nll"
         logits = self._check_logits(logits, caller)
-        if not isinstance(target, torch.Tensor):
-            target = torch.as_tensor(target, dtype=logits.dtype, device=logits.device)
-        if target.shape != logits.shape[:-1]:
-            raise ValueError(
-                f"{caller}: target must have shape logits.shape[:-1] = "
-                f"{tuple(logits.shape[:-1])}, got {tuple(target.shape)}"
-            )
         _check_reduction(reduction, caller)
+        # The target is converted alone: the result keeps the logits' dtype, and a CPU target
+        # beside CUDA logits is fine (index() moves it).
+        (target,) = _as_tensors(caller, target=target)
+        _broadcast_to_target(
+            caller, [("logits without their bin dimension", logits.shape[:-1])], target.shape
+        )
+        _check_nonempty(caller, reduction, target.shape)
+        if logits.shape[:-1] != target.shape:
+            logits = logits.expand(*target.shape, self.n)
         if validation_enabled():
             low, high = float(self._edges64[0]), float(self._edges64[-1])
-            outside = ~((target >= low) & (target <= high))
-            if bool(outside.any()):
-                raise ValueError(
-                    f"{caller}: target must lie within the bins' range [{low:.6g}, {high:.6g}], "
-                    f"got {_show(target[outside])}"
-                )
+            inside = (target >= low) & (target <= high)
+            requirement = f"target must lie within the bins' range [{low:.6g}, {high:.6g}]"
+            _Checks(caller).add(requirement, target, inside).raise_first()
         log_widths = self._tables(logits.device, logits.dtype)[3]
         k = self.index(target.to(logits.device, logits.dtype))  # a CPU target is fine
         log_p = torch.log_softmax(logits, dim=-1).gather(-1, k.unsqueeze(-1)).squeeze(-1)

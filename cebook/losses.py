@@ -128,9 +128,7 @@ _EXPONENTIAL = _spec("exponential_nll", rate=positive, target=nonnegative)
 _GAMMA = _spec("gamma_nll", concentration=positive, rate=positive, target=positive)
 _LOGNORMAL = _spec("lognormal_nll", loc=real, scale=positive, target=positive)
 _POISSON = _spec("poisson_nll", rate=positive, target=count)
-_NEGATIVE_BINOMIAL = _spec(
-    "negative_binomial_nll", total_count=positive, logits=real, target=count
-)
+_NEGATIVE_BINOMIAL = _spec("negative_binomial_nll", total_count=positive, logits=real, target=count)
 _BERNOULLI = _spec("bernoulli_nll", logits=real, target=unit_closed)
 _CONTINUOUS_BERNOULLI = _spec("continuous_bernoulli_nll", logits=real, target=unit_closed)
 _BETA = _spec("beta_nll", concentration1=positive, concentration0=positive, target=unit_open)

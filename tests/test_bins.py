@@ -132,7 +132,7 @@ def test_strided_targets_and_mu_law_edges_raise_no_warning():
 
 def test_index_rejects_nan_only_with_validation():
     bins = Bins.uniform(0.0, 1.0, 4)
-    with pytest.raises(ValueError, match=r"Bins.index: y must not be NaN, got \[nan\]"):
+    with pytest.raises(ValueError, match=r"^Bins.index: y must be a number \(not NaN\), got nan$"):
         bins.index(torch.tensor([0.5, math.nan]))
     with cebook.validation(False):
         bins.index(torch.tensor([0.5, math.nan]))  # no check, no error
@@ -250,9 +250,9 @@ def test_hl_gauss_follows_the_input_dtype_and_checks_sigma():
     assert bins.hl_gauss(torch.tensor([0.2], dtype=torch.float64)).dtype == torch.float64
     assert bins.hl_gauss(torch.tensor([0.2])).dtype == torch.float32
     assert bins.hl_gauss(0.2).shape == (10,)
-    with pytest.raises(ValueError, match="Bins.hl_gauss: sigma must be positive and finite, got 0"):
+    with pytest.raises(ValueError, match="^Bins.hl_gauss: sigma must be > 0, got 0$"):
         bins.hl_gauss(torch.tensor(0.5), sigma=0.0)
-    with pytest.raises(ValueError, match=r"Bins.hl_gauss: sigma must be positive, got \[-1\]"):
+    with pytest.raises(ValueError, match=r"^Bins.hl_gauss: sigma must be > 0, got -1$"):
         bins.hl_gauss(torch.tensor([0.5, 0.4]), sigma=torch.tensor([0.1, -1.0]))
     with pytest.raises(ValueError, match=r"sigma of shape \(3,\) must broadcast to y's shape"):
         bins.hl_gauss(torch.tensor([0.5, 0.4]), sigma=torch.ones(3))
@@ -361,9 +361,9 @@ def test_density_nll_rejects_targets_outside_and_bad_shapes():
     logits = torch.zeros(3, 4)
     with pytest.raises(ValueError, match=r"Bins.density_nll: target must lie within the bins' r"):
         bins.density_nll(logits, torch.tensor([0.5, 1.5, -0.1]))
-    with pytest.raises(ValueError, match=r"range \[0, 1\], got \[1.5, -0.1\]"):
+    with pytest.raises(ValueError, match=r"range \[0, 1\], got 1.5$"):
         bins.density_nll(logits, torch.tensor([0.5, 1.5, -0.1]))
-    with pytest.raises(ValueError, match=r"target must have shape logits.shape\[:-1\] = \(3,\), "):
+    with pytest.raises(ValueError, match=r"bin dimension \(3,\) and target \(3, 1\)"):
         bins.density_nll(logits, torch.zeros(3, 1))
     with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none', got 'max'"):
         bins.density_nll(logits, torch.zeros(3), reduction="max")
@@ -408,9 +408,9 @@ def test_mu_law_quantisation_matches_wavenet_levels():
 
 
 def test_mu_law_rejects_values_outside_the_unit_interval():
-    with pytest.raises(ValueError, match=r"mu_law_encode: x must lie in \[-1, 1\], got \[1.5\]"):
+    with pytest.raises(ValueError, match=r"^mu_law_encode: x must be in \[-1, 1\], got 1.5$"):
         mu_law_encode(torch.tensor([0.2, 1.5]))
-    with pytest.raises(ValueError, match=r"mu_law_decode: y must lie in \[-1, 1\], got \[-2\]"):
+    with pytest.raises(ValueError, match=r"^mu_law_decode: y must be in \[-1, 1\], got -2$"):
         mu_law_decode(torch.tensor([-2.0]))
     with pytest.raises(ValueError, match="mu_law_encode: mu must be a positive finite number"):
         mu_law_encode(torch.tensor([0.2]), mu=-1.0)

@@ -134,7 +134,10 @@ def test_crps_ensemble_float32_large_ensemble_and_batch_shapes():
 
 def test_crps_shape_and_value_errors():
     y = torch.zeros(5)
-    with pytest.raises(ValueError, match=r"crps_gaussian: shapes loc \(5, 1\), scale \(\) and target \(5,\) broadcast to"):
+    with pytest.raises(
+        ValueError,
+        match=r"crps_gaussian: shapes loc \(5, 1\), scale \(\) and target \(5,\) broadcast to",
+    ):
         crps_gaussian(torch.zeros(5, 1), 1.0, y)
     with pytest.raises(ValueError, match=r"broadcast to \(5, 5\), not to the target's shape \(5,"):
         crps_laplace(torch.zeros(5, 1), 1.0, y)
@@ -144,7 +147,11 @@ def test_crps_shape_and_value_errors():
         crps_laplace(0.0, -2.0, y)
     with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none', got 'avg'"):
         crps_gaussian(0.0, 1.0, y, reduction="avg")
-    with pytest.raises(ValueError, match=r"crps_ensemble: shapes samples without their ensemble dimension \(5,\) and target \(5, 1\) broadcast to \(5, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"crps_ensemble: shapes samples without their ensemble dimension \(5,\) and "
+        r"target \(5, 1\) broadcast to \(5, 5\)",
+    ):
         crps_ensemble(torch.zeros(5, 10), torch.zeros(5, 1))
     with pytest.raises(ValueError, match="crps_ensemble: need at least 2 ensemble members, got 1"):
         crps_ensemble(torch.zeros(5, 1), y, fair=True)
@@ -256,7 +263,9 @@ def test_randomised_pit_of_bernoulli_binomial_and_categorical():
 
 
 def test_pit_errors():
-    with pytest.raises(ValueError, match=r"pit: shapes dist batch \(5, 1\) and target \(5,\) broadcast to \(5, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"pit: shapes dist batch \(5, 1\) and target \(5,\) broadcast to \(5, 5\)"
+    ):
         pit(D.Normal(torch.zeros(5, 1), 1.0), torch.zeros(5))
     with pytest.raises(ValueError, match=r"^pit: target must lie in the support of Gamma, got -1$"):
         pit(D.Gamma(torch.ones(2), 1.0), torch.tensor([1.0, -1.0]))
