@@ -13,6 +13,11 @@ The submodules load on first use (PEP 562), so ``import cebook`` stays cheap and
 >>> round(cebook.losses.gaussian_nll(0.0, 1.0, torch.zeros(3)).item(), 4)  # log(2 pi) / 2
 0.9189
 
+``cebook.Reduction`` (``Literal["mean", "sum", "none"]``, the ``reduction`` of every loss and
+score) and ``cebook.DecodeMethod`` (the ``method`` of ``Bins.decode``) type a mode held in a
+variable; :mod:`cebook.losses`, :mod:`cebook.metrics` and :mod:`cebook.bins` export the same
+objects.
+
 Importing the package has no side effects: it seeds nothing, filters no warning, switches no
 matplotlib backend and touches no network.
 """
@@ -22,7 +27,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from cebook._validation import set_validation, validation, validation_enabled
+from cebook._validation import (
+    DecodeMethod,
+    Reduction,
+    set_validation,
+    validation,
+    validation_enabled,
+)
 from cebook.train import History, device, fit, seed, seed_offset
 
 if TYPE_CHECKING:  # the type checker sees the submodules as attributes, as at run time
@@ -34,7 +45,9 @@ if TYPE_CHECKING:  # the type checker sees the submodules as attributes, as at r
     from cebook import plot as plot
 
 __all__ = [
+    "DecodeMethod",
     "History",
+    "Reduction",
     "device",
     "fit",
     "seed",

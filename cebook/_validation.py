@@ -131,6 +131,11 @@ def _show(values: Tensor, limit: int = 5) -> str:
     return f"[{shown}{more}]"
 
 
+def _work_dtype(device: torch.device) -> torch.dtype:
+    """float64 for sensitive sums and integrals, except where the device has none (Apple MPS)."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
 def _shape(shape: Sequence[int]) -> str:
     return str(tuple(shape))
 

@@ -56,6 +56,7 @@ from cebook._validation import (
     _Constraint,
     _reduce,
     _show,
+    _work_dtype,
     not_nan,
     positive,
     validation_enabled,
@@ -101,11 +102,6 @@ def _check_unit(x: torch.Tensor, name: str, caller: str) -> None:
 def _log1mexp(x: torch.Tensor) -> torch.Tensor:
     """``log(1 - exp(x))`` for ``x <= 0``, accurate on the whole range (Maechler, 2012)."""
     return torch.where(x > -math.log(2.0), torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x)))
-
-
-def _work_dtype(device: torch.device) -> torch.dtype:
-    # float64 for the normal-CDF differences, except where the device has none (Apple MPS).
-    return torch.float32 if device.type == "mps" else torch.float64
 
 
 # --------------------------------------------------------------------------------------------
@@ -733,7 +729,10 @@ class Bins:
             return mode
         left = (k - 1).clamp(0, self.n - 1)
         right = (k + 1).clamp(0, self.n - 1)
-        take = lambda i: logits.gather(-1, i.unsqueeze(-1)).squeeze(-1)  # noqa: E731
+
+        def take(i: torch.Tensor) -> torch.Tensor:
+            return logits.gather(-1, i.unsqueeze(-1)).squeeze(-1)
+
         fa, fb, fc = take(left), take(k), take(right)
         a, b, c = centers[left], mode, centers[right]
         # Vertex of the parabola through (a, fa), (b, fb), (c, fc) (Numerical Recipes §10.3).

@@ -41,6 +41,7 @@ The chapters of the book derive each loss; every docstring names its chapter.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -252,12 +253,13 @@ def _mahalanobis_sq(scale_tril: Tensor, diag: Tensor, diff: Tensor) -> Tensor:
         # Forward substitution unrolled over the (static) event dimension: elementwise kernels
         # over the batch, faster than one tiny triangular solve per example.
         cols = list(diff.unbind(-1))
-        total = None
+        total: Tensor | None = None
         for i in range(d):
             x_i = cols[i] / diag[..., i]
             total = x_i.square() if total is None else total + x_i.square()
             for j in range(i + 1, d):
                 cols[j] = cols[j] - scale_tril[..., j, i] * x_i
+        assert total is not None  # d >= 1: mvn_nll refuses an empty event
         return total
     if scale_tril.dim() == 2:
         flat = diff.reshape(-1, d).mT
@@ -265,7 +267,8 @@ def _mahalanobis_sq(scale_tril: Tensor, diag: Tensor, diff: Tensor) -> Tensor:
     else:
         sol = torch.linalg.solve_triangular(scale_tril, diff.unsqueeze(-1), upper=False)
         sol = sol.squeeze(-1)
-    return sol.square().sum(-1)
+    out: Tensor = sol.square().sum(-1)
+    return out
 
 
 def mvn_nll(
@@ -510,7 +513,7 @@ def student_t_nll(
     part = (
         (0.5 * df_t + 0.5) * torch.log1p(z.square() / df_t)
         + torch.log(scale_t)
-        + _StudentLogNormaliser.apply(df_t)
+        + _StudentLogNormaliser.apply(df_t)  # type: ignore[no-untyped-call]
     )
     return _reduce(part, reduction, fn, _HALF_LOG_PI)
 
@@ -534,7 +537,7 @@ class _StudentLogNormaliser(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, df: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, df: Tensor) -> Tensor:
         ctx.save_for_backward(df)
         small = df.clamp(max=_STUDENT_SERIES_FROM)
         half = small * 0.5
@@ -550,7 +553,7 @@ class _StudentLogNormaliser(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
         (df,) = ctx.saved_tensors
         small = df.clamp(max=_STUDENT_SERIES_FROM)
         half = small * 0.5

@@ -53,6 +53,7 @@ from cebook._validation import (
     _reduce,
     _show,
     _spec,
+    _work_dtype,
     not_nan,
     positive,
     real,
@@ -571,7 +572,8 @@ def cross_entropy(p: D.Distribution, q: D.Distribution, *, method: Method = "aut
     _broadcast(p.batch_shape, q.batch_shape, caller)
     if method != "numerical":
         try:
-            return p.entropy() + D.kl_divergence(p, q)
+            closed: torch.Tensor = p.entropy() + D.kl_divergence(p, q)
+            return closed
         except NotImplementedError:
             if method == "closed_form":
                 raise ValueError(
@@ -625,7 +627,8 @@ def kl(p: D.Distribution, q: D.Distribution, *, method: Method = "auto") -> torc
     _broadcast(p.batch_shape, q.batch_shape, caller)
     if method != "numerical":
         try:
-            return D.kl_divergence(p, q)
+            divergence: torch.Tensor = D.kl_divergence(p, q)
+            return divergence
         except NotImplementedError:
             if method == "closed_form":
                 raise ValueError(
@@ -644,7 +647,8 @@ def _check_method(method: str, caller: str) -> None:
 
 def _broadcast(a: torch.Size, b: torch.Size, caller: str) -> torch.Size:
     try:
-        return torch.broadcast_shapes(a, b)
+        shape: torch.Size = torch.broadcast_shapes(a, b)
+        return shape
     except RuntimeError as error:
         raise ValueError(
             f"{caller}: batch shapes {tuple(a)} and {tuple(b)} do not broadcast"
@@ -660,6 +664,8 @@ def _support(dist: D.Distribution) -> D.constraints.Constraint:
     # MixtureSameFamily wraps its components' support.
     while isinstance(support, D.constraints.MixtureSameFamilyConstraint):
         support = support.base_constraint
+    if support is None:
+        raise ValueError(f"{type(dist).__name__} declares no support")
     return support
 
 
@@ -677,11 +683,12 @@ def _dist_dtype_device(dist: D.Distribution) -> tuple[torch.dtype, torch.device]
     return torch.get_default_dtype(), torch.device("cpu")
 
 
-def _work_dtype(device: torch.device) -> torch.dtype:
-    return torch.float32 if device.type == "mps" else torch.float64
-
-
-def _bounds(support, shape, dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
+def _bounds(
+    support: D.constraints.Constraint,
+    shape: Sequence[int],
+    dtype: torch.dtype,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The support's lower and upper bounds (±inf where open-ended), broadcast to ``shape``."""
     if isinstance(support, type(D.constraints.boolean)):
         low, high = 0.0, 1.0
@@ -689,15 +696,23 @@ def _bounds(support, shape, dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
         low = getattr(support, "lower_bound", -math.inf)
         high = getattr(support, "upper_bound", math.inf)
 
-    def full(v):
+    def full(v: float) -> torch.Tensor:
         return torch.as_tensor(v, dtype=dtype, device=device).detach().broadcast_to(shape)
 
     return full(low), full(high)
 
 
-def _location_scale(dist, shape, dtype, device, *, moments_only=False):
+def _location_scale(
+    dist: D.Distribution,
+    shape: Sequence[int],
+    dtype: torch.dtype,
+    device: torch.device,
+    *,
+    moments_only: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A centre and a positive scale per batch element, to place the quadrature nodes."""
-    centre = scale = None
+    centre: torch.Tensor | None = None
+    scale: torch.Tensor | None = None
     if not moments_only:
         try:
             probs = torch.tensor([0.25, 0.5, 0.75], dtype=dtype, device=device)
@@ -723,6 +738,7 @@ def _location_scale(dist, shape, dtype, device, *, moments_only=False):
                     centre = torch.where(torch.isfinite(value), value, fallback)
                 else:
                     scale = torch.where(torch.isfinite(value), value, fallback)
+    assert centre is not None and scale is not None  # set together above
     centre = centre.detach().broadcast_to(shape)
     scale = scale.detach().broadcast_to(shape)
     centre = torch.where(torch.isfinite(centre), centre, torch.zeros_like(centre))
@@ -730,7 +746,12 @@ def _location_scale(dist, shape, dtype, device, *, moments_only=False):
     return centre, scale
 
 
-def _inner_point(support, shape, dtype, device) -> torch.Tensor:
+def _inner_point(
+    support: D.constraints.Constraint,
+    shape: Sequence[int],
+    dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor:
     """A point inside ``support`` per batch element, to stand in for points outside it."""
     low, high = _bounds(support, shape, dtype, device)
     point = torch.zeros(shape, dtype=dtype, device=device)
@@ -741,7 +762,7 @@ def _inner_point(support, shape, dtype, device) -> torch.Tensor:
     return torch.where(both, middle, point)
 
 
-def _log_prob(dist: D.Distribution, x: torch.Tensor, shape) -> torch.Tensor:
+def _log_prob(dist: D.Distribution, x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
     """``dist.log_prob(x)`` with ``-inf`` outside the support (no validation error)."""
     support = _support(dist)
     inside = support.check(x)
@@ -765,7 +786,14 @@ def _tolerance(dtype: torch.dtype) -> float:
     return _TOL if dtype == torch.float64 else 1e-6
 
 
-def _nodes(t, low, high, centre, scale, law_dtype):
+def _nodes(
+    t: torch.Tensor,
+    low: torch.Tensor,
+    high: torch.Tensor,
+    centre: torch.Tensor,
+    scale: torch.Tensor,
+    law_dtype: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Nodes ``x`` and weights ``dx/dt`` of the double-exponential maps, per batch element:
     tanh-sinh on finite intervals, exp-sinh on half-lines, sinh-sinh on the real line.
 
@@ -892,7 +920,9 @@ def _quadrature(
     return total
 
 
-def _numerical_expectation(p: D.Distribution, q: D.Distribution, kind: str, caller: str):
+def _numerical_expectation(
+    p: D.Distribution, q: D.Distribution, kind: str, caller: str
+) -> torch.Tensor:
     """``E_p[-log q]`` (cross_entropy) or ``E_p[log p - log q]`` (kl) per batch element."""
     _scalar_event(p, "p", caller)
     _scalar_event(q, "q", caller)
@@ -929,7 +959,9 @@ def _numerical_expectation(p: D.Distribution, q: D.Distribution, kind: str, call
     # placed on that component's mass (a mixture's mean and spread can miss narrow components).
     for log_measure, centre, scale in _pieces(p, shape, work, device):
 
-        def integrand(x: torch.Tensor, log_w: torch.Tensor, log_measure=log_measure):
+        def integrand(
+            x: torch.Tensor, log_w: torch.Tensor, log_measure: _LogMeasure = log_measure
+        ) -> torch.Tensor:
             mass = torch.exp(log_measure(x) + log_w)
             return torch.where(mass > 0, mass * value(x), torch.zeros_like(mass))
 
@@ -949,11 +981,18 @@ def _numerical_expectation(p: D.Distribution, q: D.Distribution, kind: str, call
                 (scale, scale, scale),
             )
         ]
-        result = result + _quadrature(integrand, *intervals, caller, law_dtype).sum(dim=0)
+        low_i, high_i, centre_i, scale_i = intervals
+        integral = _quadrature(integrand, low_i, high_i, centre_i, scale_i, caller, law_dtype)
+        result = result + integral.sum(dim=0)
     return result.to(out_dtype)
 
 
-def _pieces(p: D.Distribution, shape, dtype, device):
+_LogMeasure = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _pieces(
+    p: D.Distribution, shape: Sequence[int], dtype: torch.dtype, device: torch.device
+) -> list[tuple[_LogMeasure, torch.Tensor, torch.Tensor]]:
     """``(log_measure, centre, scale)`` for each piece of ``p``'s measure: ``p`` itself, or the
     weighted components of a ``MixtureSameFamily``."""
     if not isinstance(p, D.MixtureSameFamily):
@@ -963,7 +1002,7 @@ def _pieces(p: D.Distribution, shape, dtype, device):
     log_weights = torch.log_softmax(p.mixture_distribution.logits, dim=-1)
     n_components = log_weights.shape[-1]
     centres, scales = _location_scale(components, components.batch_shape, dtype, device)
-    pieces = []
+    pieces: list[tuple[_LogMeasure, torch.Tensor, torch.Tensor]] = []
     for k in range(n_components):
 
         def log_measure(x: torch.Tensor, k: int = k) -> torch.Tensor:
@@ -976,7 +1015,16 @@ def _pieces(p: D.Distribution, shape, dtype, device):
     return pieces
 
 
-def _discrete_sum(p, summand, low, high, shape, dtype, device, caller) -> torch.Tensor:
+def _discrete_sum(
+    p: D.Distribution,
+    summand: Callable[[torch.Tensor], torch.Tensor],
+    low: torch.Tensor,
+    high: torch.Tensor,
+    shape: Sequence[int],
+    dtype: torch.dtype,
+    device: torch.device,
+    caller: str,
+) -> torch.Tensor:
     """Exact sum over the integers of ``p``'s support (truncated far in an infinite tail)."""
     with torch.no_grad():
         mean, sd = _location_scale(p, shape, dtype, device, moments_only=True)

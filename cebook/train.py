@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from cebook._validation import set_validation, validation_enabled
+
 __all__ = ["device", "seed", "seed_offset", "fit", "History"]
 
 
@@ -193,7 +195,11 @@ def fit(
     visits the data once, in shuffled mini-batches of ``batch_size`` (the whole set when ``None``),
     with Adam (its fused kernel on a CPU or a CUDA device) unless ``optimizer`` is given. The
     losses are kept on the device and read back once, at the end, so the loop never waits for the
-    GPU between steps. Every chapter of the book trains its models with it.
+    GPU between steps. For that, the first epoch runs with the caller's validation setting (so a
+    target outside a law's support or an invalid parameter raises there, at the cost of one
+    synchronisation per call of a :mod:`cebook.losses` function) and the later epochs with
+    validation off; the caller's setting is restored when ``fit`` returns or raises. Every
+    chapter of the book trains its models with it.
 
     Two options make the model it returns a converged one rather than the last step of a run that
     may still oscillate: ``schedule="cosine"`` decays the learning rate to zero over the epochs,
@@ -302,35 +308,43 @@ def fit(
 
         epoch_range = tqdm(epoch_range, desc="fit", leave=False, mininterval=0.5)
     model.train()
-    for epoch in epoch_range:
-        total = torch.zeros((), device=dev)
-        for index in _batches(n, batch_size, True, dev):
+    checked = validation_enabled()  # the first epoch checks, the others never synchronise
+    try:
+        for epoch in epoch_range:
+            if epoch == 1:
+                set_validation(False)
+            total = torch.zeros((), device=dev)
+            for index in _batches(n, batch_size, True, dev):
 
-            def closure(index: torch.Tensor = index) -> torch.Tensor:
-                optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(model(x[index]), y[index])
-                loss.backward()
-                return loss
+                def closure(index: torch.Tensor = index) -> torch.Tensor:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = loss_fn(model(x[index]), y[index])
+                    loss.backward()
+                    return loss
 
-            # A closure serves every optimiser, L-BFGS (which re-evaluates the loss) included.
-            # Each returns the closure's loss, a tensor (torch annotates the closure as -> float).
-            loss = cast(torch.Tensor, optimizer.step(closure))  # type: ignore[arg-type]
-            total = total + loss.detach() * index.numel()
-        history[epoch] = total / n
-        if scheduler is not None:
-            scheduler.step()
-        if validation is not None:
-            model.eval()
-            with torch.no_grad():
-                val_loss = loss_fn(model(x_val), y_val).detach().reshape(())
-                val_history[epoch] = val_loss
-                # NaN never improves; the comparison stays on the device (no sync).
-                better = val_loss < best_loss
-                best_loss = torch.where(better, val_loss, best_loss)
-                best_epoch = torch.where(better, epoch, best_epoch)
-                for key, value in state.items():
-                    best_state[key].copy_(torch.where(better, value.detach(), best_state[key]))
-            model.train()
+                # A closure serves every optimiser, L-BFGS (which re-evaluates the loss)
+                # included. Each returns the closure's loss, a tensor (torch annotates the closure
+                # as -> float).
+                loss = cast(torch.Tensor, optimizer.step(closure))  # type: ignore[arg-type]
+                total = total + loss.detach() * index.numel()
+            history[epoch] = total / n
+            if scheduler is not None:
+                scheduler.step()
+            if validation is not None:
+                model.eval()
+                with torch.no_grad():
+                    val_loss = loss_fn(model(x_val), y_val).detach().reshape(())
+                    val_history[epoch] = val_loss
+                    # NaN never improves; the comparison stays on the device (no sync).
+                    better = val_loss < best_loss
+                    best_loss = torch.where(better, val_loss, best_loss)
+                    best_epoch = torch.where(better, epoch, best_epoch)
+                    for key, value in state.items():
+                        best = torch.where(better, value.detach(), best_state[key])
+                        best_state[key].copy_(best)
+                model.train()
+    finally:
+        set_validation(checked)
     model.eval()
     if validation is None:
         return History(history.cpu().tolist(), [], None)
