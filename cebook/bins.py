@@ -802,7 +802,7 @@ class Bins:
         if validation_enabled():
             low, high = float(self._edges64[0]), float(self._edges64[-1])
             inside = (target >= low) & (target <= high)
-            requirement = f"target must lie within the bins' range [{low:.6g}, {high:.6g}]"
+            requirement = f"target must be within the bins' range [{low:.6g}, {high:.6g}]"
             _Checks(caller).add(requirement, target, inside).raise_first()
         log_widths = self._tables(logits.device, logits.dtype)[3]
         k = self.index(target.to(logits.device, logits.dtype))  # a CPU target is fine

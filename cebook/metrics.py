@@ -365,7 +365,7 @@ def pit(
     _broadcast_to_target(caller, [("dist batch", dist.batch_shape)], target.shape)
     if validation_enabled():
         inside = support.check(target).expand(target.shape)
-        requirement = f"target must lie in the support of {type(dist).__name__}"
+        requirement = f"target must be in the support of {type(dist).__name__}"
         _Checks(caller).add(requirement, target.expand(target.shape), inside).raise_first()
     if support.is_discrete:
         return _randomised_pit(dist, target, generator, dtype)
@@ -501,7 +501,7 @@ def interval_coverage(
     u = pit(dist, target)
     levels_ = torch.as_tensor(levels, dtype=u.dtype, device=u.device).reshape(-1)
     if levels_.numel() == 0 or not bool(((levels_ > 0) & (levels_ <= 1)).all()):
-        raise ValueError(f"{caller}: levels must lie in (0, 1], got {_show(levels_, 10)}")
+        raise ValueError(f"{caller}: levels must be in (0, 1], got {_show(levels_, 10)}")
     distance = (u.detach().reshape(-1) - 0.5).abs()
     inside = distance.unsqueeze(0) <= levels_.unsqueeze(-1) / 2
     return inside.to(u.dtype).mean(dim=-1)

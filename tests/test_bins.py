@@ -359,7 +359,7 @@ def test_density_nll_of_fine_gaussian_bins_tends_to_the_gaussian_nll():
 def test_density_nll_rejects_targets_outside_and_bad_shapes():
     bins = Bins.uniform(0.0, 1.0, 4)
     logits = torch.zeros(3, 4)
-    with pytest.raises(ValueError, match=r"Bins.density_nll: target must lie within the bins' r"):
+    with pytest.raises(ValueError, match=r"Bins.density_nll: target must be within the bins' r"):
         bins.density_nll(logits, torch.tensor([0.5, 1.5, -0.1]))
     with pytest.raises(ValueError, match=r"range \[0, 1\], got 1.5$"):
         bins.density_nll(logits, torch.tensor([0.5, 1.5, -0.1]))

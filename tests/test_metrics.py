@@ -267,7 +267,7 @@ def test_pit_errors():
         ValueError, match=r"pit: shapes dist batch \(5, 1\) and target \(5,\) broadcast to \(5, 5\)"
     ):
         pit(D.Normal(torch.zeros(5, 1), 1.0), torch.zeros(5))
-    with pytest.raises(ValueError, match=r"^pit: target must lie in the support of Gamma, got -1$"):
+    with pytest.raises(ValueError, match=r"^pit: target must be in the support of Gamma, got -1$"):
         pit(D.Gamma(torch.ones(2), 1.0), torch.tensor([1.0, -1.0]))
 
     class FromOne(D.Poisson):  # a discrete law whose support does not start at 0
@@ -308,7 +308,7 @@ def test_interval_coverage_matches_quantile_intervals_and_is_calibrated_for_the_
         assert abs(got - level) < 4 * math.sqrt(level * (1 - level) / n)  # binomial error
     too_wide = interval_coverage(D.Normal(loc, 1.4), y, levels)
     assert bool((too_wide[:-1] > torch.tensor(levels[:-1], dtype=F64)).all())
-    with pytest.raises(ValueError, match=r"interval_coverage: levels must lie in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"interval_coverage: levels must be in \(0, 1\]"):
         interval_coverage(law, y, [0.5, 1.5])
 
 
