@@ -221,13 +221,16 @@ def _broadcast_to_target(
     target ``(N,)`` suggests ``pred.squeeze(-1)``, a target ``(N, 1)`` against parameters ``(N,)``
     suggests ``target.squeeze(-1)``.
     """
+    target_shape = tuple(target_shape)
+    if all(tuple(s) == target_shape or len(s) == 0 for _, s in named):
+        return  # the common case, decided without building any message
     desc = ", ".join(f"{name} {_shape(s)}" for name, s in named)
     desc += f" and {target_name} {_shape(target_shape)}"
     try:
-        shape = torch.broadcast_shapes(*[tuple(s) for _, s in named], tuple(target_shape))
+        shape = torch.broadcast_shapes(*[tuple(s) for _, s in named], target_shape)
     except RuntimeError:
         raise ValueError(f"{fn}: shapes {desc} do not broadcast together") from None
-    if tuple(shape) == tuple(target_shape):
+    if tuple(shape) == target_shape:
         return
     params_dim = max((len(s) for _, s in named), default=0)
     if params_dim > len(target_shape):
@@ -395,33 +398,80 @@ class _Spec:
     target: str = ""
 
     def prepare(self, reduction: str, *values: object, keep: tuple[str, ...] = ()) -> list[Tensor]:
+        # Written for a small Python overhead (it runs on every call, validation on or off).
         fn = self.fn
-        _check_reduction(reduction, fn)
-        names = [name for name, _ in self.args]
-        kept = {n for n, v in zip(names, values, strict=True) if n in keep and _is_number(v)}
-        tensors = _as_tensors(
-            fn, **{n: v for n, v in zip(names, values, strict=True) if n not in kept}
-        )
-        by_name = dict(zip([n for n in names if n not in kept], tensors, strict=True))
-        target_name = self.target or names[-1]
-        target = by_name[target_name]
-        shapes = [
-            (n, () if n in kept else tuple(by_name[n].shape)) for n in names if n != target_name
-        ]
+        if reduction != "mean" and reduction != "sum" and reduction != "none":
+            _check_reduction(reduction, fn)
+        args = self.args
+        if len(values) != len(args):
+            raise TypeError(f"{fn}: expected {len(args)} arguments, got {len(values)}")
+        dtype: torch.dtype | None = None
+        device: torch.device | None = None
+        first: tuple[str, torch.device] | None = None
+        for (name, _), v in zip(args, values, strict=False):
+            if isinstance(v, Tensor):
+                if v.is_floating_point():
+                    if dtype is None:
+                        dtype = v.dtype
+                    elif v.dtype != dtype:
+                        dtype = torch.promote_types(dtype, v.dtype)
+                elif v.is_complex():
+                    _check_kind(fn, name, v)
+                dev = v.device
+                if device is None or (device.type == "cpu" and dev.type != "cpu"):
+                    device = dev
+                if v.dim() > 0:
+                    if first is None:
+                        first = (name, dev)
+                    elif dev != first[1]:
+                        raise ValueError(
+                            f"{fn}: {name} must be on the device of {first[0]} ({first[1]}), "
+                            f"got {dev}"
+                        )
+            elif not _is_number(v):
+                _check_kind(fn, name, v)
+        if dtype is None:
+            dtype = torch.get_default_dtype()
+        tensors: list[Tensor] = []
+        shapes: list[tuple[str, Sequence[int]]] = []
+        checked: list[tuple[str, Tensor, _Constraint]] = []
+        target_name = self.target or args[-1][0]
+        target: Tensor | None = None
+        for (name, constraint), v in zip(args, values, strict=False):
+            if isinstance(v, Tensor):
+                t = v if v.dtype == dtype else v.to(dtype)
+                if constraint is not None:
+                    checked.append((name, t, constraint))
+            elif _is_number(v):
+                if constraint is not None:
+                    _check_number(fn, name, float(v), constraint)  # type: ignore[arg-type]
+                if name in keep:
+                    shapes.append((name, ()))
+                    continue
+                t = torch.as_tensor(v, dtype=dtype, device=device)
+            else:
+                try:  # a nested list of numbers
+                    t = torch.as_tensor(v, dtype=dtype, device=device)
+                except (TypeError, ValueError, RuntimeError):
+                    raise ValueError(
+                        f"{fn}: {name} must be a number, a tensor or a nested list of numbers, "
+                        f"got {type(v).__name__}"
+                    ) from None
+                if constraint is not None:
+                    checked.append((name, t, constraint))
+            tensors.append(t)
+            if name == target_name:
+                target = t
+            else:
+                shapes.append((name, t.shape))
+        assert target is not None  # the target is never a kept number
         _broadcast_to_target(fn, shapes, target.shape, target_name)
-        _check_nonempty(fn, reduction, target.shape, target_name)
-        for (name, constraint), value in zip(self.args, values, strict=True):
-            if constraint is not None and _is_number(value):
-                _check_number(fn, name, float(value), constraint)  # type: ignore[arg-type]
-        if _enabled:
+        if reduction == "mean" and target.numel() == 0:
+            _check_nonempty(fn, reduction, target.shape, target_name)
+        if _enabled and checked:
             checks = _Checks(fn)
-            for name, constraint in self.args:
-                if (
-                    constraint is not None
-                    and name not in kept
-                    and not _is_number(values[names.index(name)])
-                ):
-                    checks.check(name, by_name[name], constraint)
+            for name, t, constraint in checked:
+                checks.check(name, t, constraint)
             checks.raise_first()
         return tensors
 

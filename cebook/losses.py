@@ -23,12 +23,19 @@ empirical distribution and the model law. Every function here follows one conven
 * **Validation.** While :func:`cebook.validation_enabled` is true (the default), a target outside
   the law's support or an invalid parameter raises ``ValueError`` naming the function, the
   argument and an offending value, e.g. ``gamma_nll: target must be > 0, got -1.5``. This costs
-  one host-device synchronisation per call. ``cebook.set_validation(False)`` or
-  ``with cebook.validation(False):`` skips it: the losses then run no data-dependent Python
-  branch and never synchronise, so a training step compiles whole with
-  ``torch.compile(..., fullgraph=True)``.
+  one host-device synchronisation per call (all of a call's checks are read back together).
+  ``cebook.set_validation(False)`` or ``with cebook.validation(False):`` skips it: the losses
+  then run no data-dependent Python branch and never synchronise, so a training step compiles
+  whole with ``torch.compile(..., fullgraph=True)``; with validation on, compiling or vmapping a
+  loss raises a ``ValueError`` that says so. Python-number arguments (``scale=-1.0``, a
+  ``bool``) are checked whatever the switch says: that costs nothing.
+* **Empty inputs.** ``reduction="mean"`` of an empty target raises ``ValueError`` (the mean of
+  nothing is undefined); ``"sum"`` gives 0 and ``"none"`` an empty tensor.
 * **Device and dtype.** The result has the floating dtype of the tensors passed (promoted, or the
-  default dtype if none is floating) and lives on their device.
+  default dtype if none is floating; Python numbers take that dtype) and lives on their device
+  (a non-CPU one wins over a 0-dim CPU tensor; tensors with dimensions on two devices raise
+  ``ValueError``). Complex inputs are refused. :mod:`cebook.metrics` and :mod:`cebook.bins`
+  follow the same rules.
 * **Speed.** Where a law reduces to a fused PyTorch kernel, the function calls it: a Gaussian with
   a Python-number scale is :func:`~torch.nn.functional.mse_loss`, a Laplace with a Python-number
   scale is :func:`~torch.nn.functional.l1_loss`, the Bernoulli law is

@@ -123,8 +123,10 @@ def crps_gaussian(
     Raises
     ------
     ValueError
-        If the parameters do not broadcast to the target's shape exactly, or (validation on)
-        a scale is not positive.
+        If the parameters do not broadcast to the target's shape exactly, on
+        ``reduction="mean"`` of an empty target, on a Python-number ``scale`` that is not
+        finite and > 0; with validation on, also on a non-finite ``loc`` or ``target`` or a
+        tensor ``scale`` that is not finite and > 0.
 
     Examples
     --------
@@ -175,8 +177,10 @@ def crps_laplace(
     Raises
     ------
     ValueError
-        If the parameters do not broadcast to the target's shape exactly, or (validation on)
-        a scale is not positive.
+        If the parameters do not broadcast to the target's shape exactly, on
+        ``reduction="mean"`` of an empty target, on a Python-number ``scale`` that is not
+        finite and > 0; with validation on, also on a non-finite ``loc`` or ``target`` or a
+        tensor ``scale`` that is not finite and > 0.
 
     Examples
     --------
@@ -223,7 +227,7 @@ def crps_ensemble(
     samples : Tensor
         Shape ``(..., M)``.
     target : Tensor or float
-        Shape ``(...)`` = ``samples.shape[:-1]``.
+        Shape ``(...)``; ``samples.shape[:-1]`` must broadcast to it.
     fair : bool
         Use the fair (unbiased) pairwise term; needs :math:`M \ge 2`.
     reduction : {"mean", "sum", "none"}
@@ -237,7 +241,9 @@ def crps_ensemble(
     Raises
     ------
     ValueError
-        If the shapes do not match, or ``fair=True`` with a single member.
+        If the shapes do not match, ``fair=True`` with a single member, or on
+        ``reduction="mean"`` of an empty target; with validation on, also on non-finite
+        samples or targets.
 
     Examples
     --------
