@@ -1,8 +1,16 @@
-"""Tests of the validation switch shared by the library."""
+"""Tests of the validation switch and of the argument layer shared by losses, metrics and bins."""
+
+import math
+import re
 
 import pytest
+import torch
+from torch import distributions as D
 
 import cebook
+from cebook import bins as B
+from cebook import losses as L
+from cebook import metrics as M
 
 
 def test_validation_is_on_by_default():
@@ -41,16 +49,6 @@ def test_set_validation_rejects_non_bool():
 
 # ------------------------------------------------------------------------------------------------
 # The shared argument layer (cebook/_validation.py): one rule for losses, metrics and bins
-
-import math  # noqa: E402
-import re  # noqa: E402
-
-import torch  # noqa: E402
-from torch import distributions as D  # noqa: E402
-
-from cebook import bins as B  # noqa: E402
-from cebook import losses as L  # noqa: E402
-from cebook import metrics as M  # noqa: E402
 
 nan, inf = math.nan, math.inf
 F64 = torch.float64
