@@ -1174,8 +1174,9 @@ def _cb_log_norm(logits: Tensor) -> Tensor:
     # Exact branch, fed values >= the threshold only so that no NaN leaks into the gradient.
     a_big = a.clamp(min=_CB_SERIES_BELOW)
     exact = torch.log(a_big) - torch.log(torch.tanh(0.5 * a_big))
-    # Taylor series in s = eta^2 near eta = 0 (lambda = 1/2), fed small values only.
-    s = a.clamp(max=_CB_SERIES_BELOW).square()
+    # Taylor series in s = eta^2 near eta = 0 (lambda = 1/2), fed small values only; squared
+    # from eta, not |eta|, whose second derivative autograd takes as 0 at eta = 0.
+    s = logits.clamp(-_CB_SERIES_BELOW, _CB_SERIES_BELOW).square()
     series = s * _CB_SERIES[-1]
     for c in reversed(_CB_SERIES[:-1]):
         series = (series + c) * s

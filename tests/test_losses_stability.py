@@ -13,6 +13,7 @@ import math
 import mpmath
 import pytest
 import torch
+from torch import distributions as D
 
 from cebook import losses as L
 
@@ -445,3 +446,94 @@ def test_student_t_large_df_against_mpmath(dtype, tol):
             - (v + 1) / 2 * mpmath.log1p(mpmath.mpf(y) ** 2 / v)
         )
         assert abs(got - float(want)) < tol * (1 + abs(float(want))), nu
+
+
+# ------------------------------------------------------------------------------------------------
+# Half precision: float16 and bfloat16 inputs are computed and returned in float32
+# ------------------------------------------------------------------------------------------------
+
+
+def _half_cases():
+    g = torch.Generator().manual_seed(0)
+    n = 64
+    y, loc = torch.randn(n, generator=g), torch.randn(n, generator=g)
+    sc, u = 0.5 + torch.rand(n, generator=g), 0.05 + 0.9 * torch.rand(n, generator=g)
+    counts = torch.poisson(torch.full((n,), 4.0), generator=g)
+    logits = torch.randn(n, 4, generator=g)
+    tril = torch.tensor([[1.0, 0.0], [0.3, 0.7]])
+    # name -> (args, loss(*args), reference(*args) in float64 without cebook)
+    return {
+        "gaussian": ((loc, sc, y), L.gaussian_nll, lambda m, s, t: -D.Normal(m, s).log_prob(t)),
+        "laplace": ((loc, sc, y), L.laplace_nll, lambda m, s, t: -D.Laplace(m, s).log_prob(t)),
+        "student_t": (
+            (1 + 10 * u, loc, sc, y),
+            L.student_t_nll,
+            lambda df, m, s, t: -D.StudentT(df, m, s).log_prob(t),
+        ),
+        "lognormal": (
+            (loc, sc, 3 * u),
+            L.lognormal_nll,
+            lambda m, s, t: -D.LogNormal(m, s).log_prob(t),
+        ),
+        "exponential": ((sc, 3 * u), L.exponential_nll, lambda r, t: -D.Exponential(r).log_prob(t)),
+        "gamma": ((1 + 20 * u, sc, 3 * u), L.gamma_nll, lambda k, r, t: -D.Gamma(k, r).log_prob(t)),
+        "poisson": ((20 * sc, counts), L.poisson_nll, lambda r, t: -D.Poisson(r).log_prob(t)),
+        "negative_binomial": (
+            (30 * u, loc, counts),
+            L.negative_binomial_nll,
+            lambda r, e, t: -D.NegativeBinomial(r, logits=e).log_prob(t),
+        ),
+        "bernoulli": (
+            (3 * loc, (u > 0.5).float()),
+            L.bernoulli_nll,
+            lambda e, t: -D.Bernoulli(logits=e).log_prob(t),
+        ),
+        "continuous_bernoulli": (
+            (3 * loc, u),
+            L.continuous_bernoulli_nll,
+            lambda e, t: -D.ContinuousBernoulli(logits=e).log_prob(t),
+        ),
+        "beta": ((5 * sc, 20 * sc, u), L.beta_nll, lambda a, b, t: -D.Beta(a, b).log_prob(t)),
+        "gmm": (
+            (logits[:, :2], logits[:, 2:], sc.unsqueeze(-1).expand(n, 2), y),
+            L.gmm_nll,
+            lambda w, m, s, t: (
+                -D.MixtureSameFamily(D.Categorical(logits=w), D.Normal(m, s)).log_prob(t)
+            ),
+        ),
+        "mvn": (
+            (logits[:, :2], tril, logits[:, 2:]),
+            L.mvn_nll,
+            lambda m, t, x: -D.MultivariateNormal(m, scale_tril=t).log_prob(x),
+        ),
+    }
+
+
+HALF_CASES = _half_cases()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["float16", "bfloat16"])
+@pytest.mark.parametrize("name", sorted(HALF_CASES))
+def test_half_precision_inputs_are_computed_in_float32(name, dtype):
+    args, fn, reference = HALF_CASES[name]
+    low = [a.to(dtype).requires_grad_() for a in args]
+    value = fn(*low, reduction="none")
+    assert value.dtype == F32
+    # against float64 at the same (rounded) inputs: float32 accuracy, not half precision's
+    want = reference(*[a.detach().double() for a in low])
+    assert ((value.double() - want).abs() / (1 + want.abs())).max() < 1e-5
+    value.sum().backward()
+    for a in low:  # the gradients come back in the inputs' dtype
+        assert a.grad.dtype == dtype and torch.isfinite(a.grad).all()
+
+
+def test_half_precision_tiny_scale_does_not_overflow():
+    # the review's case: in float16, (10 / 1e-3)^2 / 2 = 5e7 overflows (its largest value is 65504)
+    scale = torch.full((3,), 1e-3, dtype=torch.float16)
+    loc, y = torch.zeros(3, dtype=torch.float16), torch.full((3,), 10.0, dtype=torch.float16)
+    for s in (scale, 1e-3):
+        value = L.gaussian_nll(loc, s, y, reduction="none")
+        assert value.dtype == F32 and torch.isfinite(value).all()
+        sigma = scale.double() if isinstance(s, torch.Tensor) else torch.tensor(1e-3, dtype=F64)
+        want = -D.Normal(0.0, sigma).log_prob(y.double())
+        torch.testing.assert_close(value.double(), want.expand(3), rtol=1e-6, atol=0.0)
