@@ -159,8 +159,13 @@ def _check_kind(fn: str, name: str, value: object) -> None:
         raise ValueError(f"{fn}: {name} must be real, got a tensor of dtype {value.dtype}")
 
 
+# Half-precision inputs are computed in float32 (cebook.losses' module docstring says why).
+_HALF = (torch.float16, torch.bfloat16)
+
+
 def _dtype_device(values: Sequence[object]) -> tuple[torch.dtype, torch.device | None]:
-    """The package's promotion rule: promoted floating dtype, a non-CPU device preferred."""
+    """The package's promotion rule: promoted floating dtype (float32 for half-precision inputs),
+    a non-CPU device preferred."""
     dtype: torch.dtype | None = None
     device: torch.device | None = None
     for v in values:
@@ -169,6 +174,8 @@ def _dtype_device(values: Sequence[object]) -> tuple[torch.dtype, torch.device |
                 dtype = v.dtype if dtype is None else torch.promote_types(dtype, v.dtype)
             if device is None or (device.type == "cpu" and v.device.type != "cpu"):
                 device = v.device
+    if dtype in _HALF:
+        dtype = torch.float32
     return (dtype if dtype is not None else torch.get_default_dtype()), device
 
 
@@ -432,6 +439,8 @@ class _Spec:
                 _check_kind(fn, name, v)
         if dtype is None:
             dtype = torch.get_default_dtype()
+        elif dtype in _HALF:
+            dtype = torch.float32
         tensors: list[Tensor] = []
         shapes: list[tuple[str, Sequence[int]]] = []
         checked: list[tuple[str, Tensor, _Constraint]] = []

@@ -35,7 +35,12 @@ empirical distribution and the model law. Every function here follows one conven
   default dtype if none is floating; Python numbers take that dtype) and lives on their device
   (a non-CPU one wins over a 0-dim CPU tensor; tensors with dimensions on two devices raise
   ``ValueError``). Complex inputs are refused. :mod:`cebook.metrics` and :mod:`cebook.bins`
-  follow the same rules.
+  follow the same rules, with one exception: half-precision inputs (``float16``, ``bfloat16``)
+  are upcast to ``float32``, and the result is computed and returned in ``float32``, as
+  :func:`torch.nn.functional.cross_entropy` is under autocast (their gradients come back in the
+  inputs' dtype). A log-likelihood has terms of very different sizes (``lgamma``, a squared
+  residual over a tiny scale) that half precision rounds by whole nats or overflows:
+  ``gaussian_nll`` of a float16 residual of 10 at scale 1e-3 would be ``inf``.
 * **Speed.** Where a law reduces to a fused PyTorch kernel, the function calls it: a Gaussian with
   a Python-number scale is :func:`~torch.nn.functional.mse_loss`, a Laplace with a Python-number
   scale is :func:`~torch.nn.functional.l1_loss`, the Bernoulli law is
@@ -48,12 +53,11 @@ The chapters of the book derive each loss; every docstring names its chapter.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from cebook._validation import (
     Reduction,
@@ -120,6 +124,12 @@ _CB_SERIES = (
 _STUDENT_SERIES_FROM = 64.0
 _STUDENT_SERIES = (-1.0 / 192.0, 1.0 / 640.0, -17.0 / 14336.0, 31.0 / 18432.0)
 
+# Stirling: log Gamma(z) = (z - 1/2) log z - z + log(2 pi) / 2 + corr(z), with
+# corr(z) = sum_k B_2k / (2k (2k - 1) z^(2k - 1)) summed for z >= _STIRLING_FROM (truncation error
+# below 1e-12 there) and computed from lgamma below it.
+_STIRLING_FROM = 10.0
+_STIRLING = (1.0 / 12.0, -1.0 / 360.0, 1.0 / 1260.0, -1.0 / 1680.0)
+
 
 # ------------------------------------------------------------------------------------------------
 # Helpers: reduction, conversion, shapes, validation
@@ -148,6 +158,78 @@ _NO_IGNORE_INDEX = torch.iinfo(torch.long).min
 
 
 # ------------------------------------------------------------------------------------------------
+# Numerical helpers: ordinary differentiable tensor operations (so double backward, torch.func and
+# torch.compile see through them); each branch of a torch.where gets clamped inputs, so that the
+# unused one never produces an inf or a NaN that would poison the gradient.
+# ------------------------------------------------------------------------------------------------
+
+
+def _stirling_corr(z: Tensor) -> Tensor:
+    r""":math:`\log\Gamma(z) - (z - \tfrac12)\log z + z - \tfrac12\log 2\pi`, for :math:`z > 0`.
+
+    The remainder of Stirling's formula: it tends to 0 like :math:`1/(12z)`, while the terms it
+    is the difference of grow like :math:`z\log z`. Summed as its asymptotic series for
+    :math:`z \ge 10` (error below 1e-12), computed from ``lgamma`` below.
+    """
+    small = z.clamp(max=_STIRLING_FROM)
+    direct = torch.lgamma(small) - (small - 0.5) * torch.log(small) + small - _HALF_LOG_2PI
+    w = z.clamp(min=_STIRLING_FROM).reciprocal()
+    w2 = w * w
+    series = w2 * _STIRLING[-1]
+    for c in reversed(_STIRLING[1:-1]):
+        series = (series + c) * w2
+    series = (series + _STIRLING[0]) * w
+    return torch.where(z < _STIRLING_FROM, direct, series)
+
+
+def _near_one(ratio: Tensor) -> tuple[Tensor, Tensor]:
+    """Where ``ratio`` is in (1/16, 16), and ``ratio`` clamped to that interval."""
+    return (ratio > 1.0 / 16.0) & (ratio < 16.0), ratio.clamp(1.0 / 16.0, 16.0)
+
+
+def _shape_deviance(shape: Tensor, ratio: Tensor, log_ratio: Tensor) -> Tensor:
+    r""":math:`k\,(r - 1 - \log r) \ge 0` for a shape :math:`k` and a ratio :math:`r > 0`.
+
+    Near :math:`r = 1`, where the value is :math:`k(r-1)^2/2`, ``r - 1`` is exact and ``log(r)``
+    accurate: no digits are lost however large :math:`k`. Far from 1 (:math:`r \notin (1/16, 16)`,
+    where :math:`r` may underflow and :math:`k/r` overflow in the gradient) the terms no longer
+    cancel and ``log_ratio``, the same logarithm summed from the inputs' logs, is used.
+    """
+    near, r = _near_one(ratio)
+    dev_near = shape * ((r - 1.0) - torch.log(r))
+    dev_far = shape * ((ratio - 1.0) - log_ratio)
+    return torch.where(near, dev_near, dev_far)
+
+
+def _student_series(t: Tensor | float, coefs: Sequence[float]) -> Tensor | float:
+    """The Student-t normaliser's Stirling series in ``t = 2 / df`` (Tensor or Python float)."""
+    t2 = t * t
+    series = t2 * coefs[-1]
+    for c in reversed(coefs[:-1]):
+        series = (series + c) * t2
+    out: Tensor | float = (series + 0.125) * t + 0.5 * _LOG_2
+    return out
+
+
+def _student_log_norm(df: Tensor) -> Tensor:
+    r""":math:`g(\nu) = \tfrac12\log\nu + \log\Gamma(\tfrac\nu2) - \log\Gamma(\tfrac{\nu+1}2)`.
+
+    The two log-gamma terms grow like :math:`\nu\log\nu` while :math:`g \to \tfrac12\log 2`:
+    in float32 the direct difference loses a quarter of a nat at :math:`\nu = 10^6`. For
+    :math:`\nu \ge 64` the Stirling series :math:`g = \tfrac12\log 2 + \sum_k c_k t^{2k-1}`,
+    :math:`t = 2/\nu`, is summed instead (to :math:`t^9` in float64, error below 1e-19; to
+    :math:`t^3` in float32 and narrower, error below 1e-10).
+    """
+    small = df.clamp(max=_STUDENT_SERIES_FROM)
+    half = 0.5 * small
+    direct = torch.lgamma(half) - torch.lgamma(half + 0.5) + 0.5 * torch.log(small)
+    # float32: the t^5 term is below 1e-10 for t <= 1/32, so one coefficient is enough
+    coefs = _STUDENT_SERIES if torch.finfo(df.dtype).bits > 32 else _STUDENT_SERIES[:1]
+    series = _student_series(2.0 / df.clamp(min=_STUDENT_SERIES_FROM), coefs)
+    return torch.where(df >= _STUDENT_SERIES_FROM, series, direct)
+
+
+# ------------------------------------------------------------------------------------------------
 # Real-valued targets
 # ------------------------------------------------------------------------------------------------
 
@@ -170,7 +252,8 @@ def gaussian_nll(
     With ``beta`` :math:`= \beta > 0` each element is multiplied by the constant (no gradient)
     :math:`\operatorname{stopgrad}(\sigma)^{2\beta}`, the β-NLL of Seitzer et al. (2022): β = 0 is
     the plain NLL, β = 1 gives the mean the gradient of :math:`\tfrac12`\ MSE, β = 0.5 is their
-    recommendation against variance collapse.
+    recommendation against variance collapse. This β is a weighting exponent of the Gaussian loss,
+    unrelated to the beta law of targets in (0, 1), whose NLL is :func:`beta_nll`.
 
     Parameters
     ----------
@@ -182,7 +265,8 @@ def gaussian_nll(
     target : Tensor
         Observations :math:`y`; ``loc`` and ``scale`` must broadcast to its shape.
     beta : float
-        β-NLL exponent, ``>= 0`` (default 0: the plain NLL).
+        β-NLL exponent, ``>= 0`` (default 0: the plain NLL); Seitzer et al.'s β-NLL weighting,
+        not the beta law (that is :func:`beta_nll`).
     reduction : {"mean", "sum", "none"}
         ``"none"`` returns one value per element of ``target``.
 
@@ -511,70 +595,19 @@ def student_t_nll(
         )
         z = (target_t - loc_t) / scale_t
         part = (0.5 * (nu + 1.0)) * torch.log1p(z.square() * (1.0 / nu)) + torch.log(scale_t)
-        const = (
-            0.5 * math.log(nu) + _HALF_LOG_PI + math.lgamma(0.5 * nu) - math.lgamma(0.5 * nu + 0.5)
-        )
-        return _reduce(part, reduction, fn, const)
+        if nu >= _STUDENT_SERIES_FROM:
+            log_norm = float(_student_series(2.0 / nu, _STUDENT_SERIES))
+        else:
+            log_norm = 0.5 * math.log(nu) + math.lgamma(0.5 * nu) - math.lgamma(0.5 * nu + 0.5)
+        return _reduce(part, reduction, fn, log_norm + _HALF_LOG_PI)
     df_t, loc_t, scale_t, target_t = _STUDENT_T.prepare(reduction, df, loc, scale, target)
     z = (target_t - loc_t) / scale_t
     part = (
         (0.5 * df_t + 0.5) * torch.log1p(z.square() / df_t)
         + torch.log(scale_t)
-        + _StudentLogNormaliser.apply(df_t)  # type: ignore[no-untyped-call]
+        + _student_log_norm(df_t)
     )
     return _reduce(part, reduction, fn, _HALF_LOG_PI)
-
-
-def _student_series(dtype: torch.dtype) -> tuple[float, ...]:
-    # float32 and narrower: the t^5 term is below 1e-10 for t <= 1/32, so one term is enough
-    return _STUDENT_SERIES if torch.finfo(dtype).bits > 32 else _STUDENT_SERIES[:1]
-
-
-class _StudentLogNormaliser(torch.autograd.Function):
-    r""":math:`g(\nu) = \tfrac12\log\nu + \log\Gamma(\tfrac\nu2) - \log\Gamma(\tfrac{\nu+1}2)`,
-    accurate for large :math:`\nu`.
-
-    The two log-gamma terms grow like :math:`\nu\log\nu` while :math:`g \to \tfrac12\log 2`:
-    in float32 the direct difference loses a quarter of a nat at :math:`\nu = 10^6`. For
-    :math:`\nu \ge 64` the Stirling series :math:`g = \tfrac12\log 2 + \sum_k c_k t^{2k-1}`,
-    :math:`t = 2/\nu`, is summed instead (to :math:`t^9` in float64, error below 1e-19; to
-    :math:`t^3` in float32, error below 1e-10), and its derivative replaces the
-    digamma difference. A custom autograd function with in-place arithmetic keeps the cost of
-    both branches close to that of the two ``lgamma`` calls alone.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, df: Tensor) -> Tensor:
-        ctx.save_for_backward(df)
-        small = df.clamp(max=_STUDENT_SERIES_FROM)
-        half = small * 0.5
-        direct = torch.lgamma(half).sub_(torch.lgamma(half + 0.5)).add_(small.log_().mul_(0.5))
-        t = df.clamp(min=_STUDENT_SERIES_FROM).reciprocal_().mul_(2.0)
-        t2 = t.square()
-        coefs = _student_series(df.dtype)
-        series = t2 * coefs[-1]
-        for c in reversed(coefs[:-1]):
-            series.add_(c).mul_(t2)
-        series.add_(0.125).mul_(t).add_(0.5 * _LOG_2)
-        return torch.where(df >= _STUDENT_SERIES_FROM, series, direct)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        (df,) = ctx.saved_tensors
-        small = df.clamp(max=_STUDENT_SERIES_FROM)
-        half = small * 0.5
-        direct = torch.digamma(half).sub_(torch.digamma(half + 0.5)).add_(small.reciprocal_())
-        direct.mul_(0.5)
-        # d/d df of sum_k c_k t^(2k-1) with dt/d df = -t^2 / 2: -sum_k (2k-1) c_k t^(2k) / 2
-        t2 = df.clamp(min=_STUDENT_SERIES_FROM).reciprocal_().mul_(2.0).square_()
-        coefs = _student_series(df.dtype)
-        n = len(coefs)
-        series = t2 * ((2 * n + 1) * coefs[-1])
-        for k in range(n - 2, -1, -1):
-            series.add_((2 * k + 3) * coefs[k]).mul_(t2)
-        series.add_(0.125).mul_(t2).mul_(-0.5)
-        return grad * torch.where(df >= _STUDENT_SERIES_FROM, series, direct)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -675,7 +708,13 @@ def gamma_nll(
     Equals ``-torch.distributions.Gamma(concentration, rate).log_prob(target)``. The target must
     be strictly positive: at :math:`y = 0` the density is 0 or infinite unless
     :math:`\alpha = 1` (PyTorch accepts 0; with validation off this function returns ``inf`` or
-    ``nan`` there). Derived in chapter ``book/continuous/positive.md``.
+    ``nan`` there). The loss is computed in the mean/shape form
+    :math:`\alpha\,(r - 1 - \log r) + \log y + \tfrac12\log(2\pi/\alpha) + c(\alpha)`,
+    :math:`r = y\beta/\alpha = y/\text{mean}`, with :math:`c` Stirling's remainder of
+    :math:`\log\Gamma(\alpha)`: unlike the direct formula (and PyTorch's), it stays accurate in
+    float32 for a large shape (to about 1e-5 nats at :math:`\alpha = 10^4`; in float32 the error
+    grows like :math:`\alpha\lvert r - 1\rvert \cdot 10^{-7}`, the effect of rounding the target).
+    Derived in chapter ``book/continuous/positive.md``.
 
     Examples
     --------
@@ -690,9 +729,15 @@ def gamma_nll(
     """
     fn = "gamma_nll"
     alpha_t, rate_t, target_t = _GAMMA.prepare(reduction, concentration, rate, target)
-    log_y = torch.log(target_t)
-    part = rate_t * target_t + log_y - alpha_t * (log_y + torch.log(rate_t)) + torch.lgamma(alpha_t)
-    return _reduce(part, reduction, fn)
+    # Mean/shape form, mu = alpha / rate: -log q = alpha (r - 1 - log r) + log y
+    # + [lgamma(alpha) - alpha log alpha + alpha], r = y / mu, the bracket by Stirling. The direct
+    # formula subtracts terms of size alpha log alpha: in float32 it cannot tell y = 0.99 from 1.01
+    # at alpha = rate = 1e4.
+    log_y, log_alpha = torch.log(target_t), torch.log(alpha_t)
+    ratio = target_t * (rate_t / alpha_t)
+    dev = _shape_deviance(alpha_t, ratio, log_y + torch.log(rate_t) - log_alpha)
+    part = dev + log_y - 0.5 * log_alpha + _stirling_corr(alpha_t)
+    return _reduce(part, reduction, fn, _HALF_LOG_2PI)
 
 
 def lognormal_nll(
@@ -866,7 +911,11 @@ def negative_binomial_nll(
     Notes
     -----
     Equals ``-torch.distributions.NegativeBinomial(total_count, logits=logits).log_prob(target)``.
-    Derived in chapter ``book/continuous/counts.md``.
+    The log-gamma terms are summed in the mean/precision form of :func:`beta_nll` (through
+    :math:`\log B(r, y + 1)`) instead of subtracting large log-gammas, so the loss stays accurate
+    in float32 near the Poisson limit :math:`r \to \infty` (to about 1e-5 nats at
+    :math:`r = 10^6`, mean 5, where PyTorch's is off by 0.8 nats) and for large
+    counts. Derived in chapter ``book/continuous/counts.md``.
 
     Examples
     --------
@@ -878,15 +927,33 @@ def negative_binomial_nll(
     """
     fn = "negative_binomial_nll"
     count_t, logits_t, target_t = _NEGATIVE_BINOMIAL.prepare(reduction, total_count, logits, target)
-    r_plus_y = count_t + target_t
-    part = (
-        r_plus_y * F.softplus(logits_t)
-        - target_t * logits_t
-        - torch.lgamma(r_plus_y)
-        + torch.lgamma(count_t)
-        + torch.lgamma(target_t + 1.0)
+    # With s = y + 1 and n = r + s, lgamma(r) + lgamma(y + 1) - lgamma(r + y) is
+    # log B(r, s) + log(r + y); in the mean/precision form of log B (as in beta_nll):
+    # -log q = r psi(n (1 - p) / r) + s psi(n p / s) + log p + log(r + y)
+    #          + (log 2 pi + log n - log r - log s) / 2 + corr(r) + corr(s) - corr(n),
+    # psi(x) = x - 1 - log x. The direct formula subtracts log-gammas of size r log r and y log y:
+    # 0.8 nats lost in float32 at r = 1e6, mean 5, and a nat at r = y = 1e6.
+    s_t = target_t + 1.0
+    n_t = count_t + s_t
+    log_n, log_r, log_s = torch.log(n_t), torch.log(count_t), torch.log(s_t)
+    # logsigmoid, not -softplus: F.softplus returns x itself above x = 20, dropping e^-x
+    log_p, log_1mp = F.logsigmoid(logits_t), F.logsigmoid(-logits_t)
+    # s psi(n p / s) + log p, with -y log p far from n p = s (no 1e4 - 1e4 at logits of -1e4)
+    np_t = n_t * torch.sigmoid(logits_t)
+    near, x = _near_one(np_t / s_t)
+    count_term = torch.where(
+        near,
+        s_t * ((x - 1.0) - torch.log(x)) + log_p,
+        (np_t - s_t) - s_t * (log_n - log_s) - target_t * log_p,
     )
-    return _reduce(part, reduction, fn)
+    part = (
+        _shape_deviance(count_t, n_t * torch.sigmoid(-logits_t) / count_t, log_n + log_1mp - log_r)
+        + count_term
+        + torch.log(count_t + target_t)
+        + 0.5 * (log_n - log_r - log_s)
+        + (_stirling_corr(count_t) + _stirling_corr(s_t) - _stirling_corr(n_t))
+    )
+    return _reduce(part, reduction, fn, _HALF_LOG_2PI)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -963,8 +1030,9 @@ def _cb_log_norm(logits: Tensor) -> Tensor:
     # Exact branch, fed values >= the threshold only so that no NaN leaks into the gradient.
     a_big = a.clamp(min=_CB_SERIES_BELOW)
     exact = torch.log(a_big) - torch.log(torch.tanh(0.5 * a_big))
-    # Taylor series in s = eta^2 near eta = 0 (lambda = 1/2), fed small values only.
-    s = a.clamp(max=_CB_SERIES_BELOW).square()
+    # Taylor series in s = eta^2 near eta = 0 (lambda = 1/2), fed small values only; squared
+    # from eta, not |eta|, whose second derivative autograd takes as 0 at eta = 0.
+    s = logits.clamp(-_CB_SERIES_BELOW, _CB_SERIES_BELOW).square()
     series = s * _CB_SERIES[-1]
     for c in reversed(_CB_SERIES[:-1]):
         series = (series + c) * s
@@ -1059,6 +1127,9 @@ def beta_nll(
 ) -> Tensor:
     r"""Negative log-likelihood of the beta law :math:`\mathrm{Beta}(\alpha, \beta)` on (0, 1).
 
+    This is the law of a target in (0, 1); it is not Seitzer et al.'s β-NLL, the Gaussian loss
+    weighted by :math:`\sigma^{2\beta}` (``gaussian_nll(..., beta=...)``).
+
     .. math::
 
         -\log q(y \mid \alpha, \beta)
@@ -1094,8 +1165,12 @@ def beta_nll(
     Equals ``-torch.distributions.Beta(concentration1, concentration0).log_prob(target)``.
     Validation rejects the end points 0 and 1, where the density is 0 or infinite unless a
     concentration is 1 (PyTorch accepts them; with validation off this function returns ``inf``
-    or ``nan`` there). In float32, :math:`\log B(\alpha, \beta)` loses accuracy when both
-    concentrations are large (about :math:`10^5` and above), as in PyTorch. Derived in chapter
+    or ``nan`` there). The loss is computed in the mean/precision form
+    :math:`\alpha\,\psi(y/m) + \beta\,\psi((1-y)/(1-m)) + \log y(1-y)
+    + \tfrac12\log(2\pi n/\alpha\beta) + \dots`, :math:`n = \alpha+\beta`, :math:`m = \alpha/n`,
+    :math:`\psi(r) = r - 1 - \log r`, with Stirling's remainders for the log-gamma terms:
+    unlike the direct formula (and PyTorch's), it stays accurate in float32 for large
+    concentrations (to about 1e-4 nats at :math:`\alpha + \beta = 10^6`). Derived in chapter
     ``book/unit_interval/bce.md``.
 
     Examples
@@ -1108,16 +1183,21 @@ def beta_nll(
     """
     fn = "beta_nll"
     a_t, b_t, target_t = _BETA.prepare(reduction, concentration1, concentration0, target)
+    # Mean/precision form, n = a + b: -log q = a psi(y n / a) + b psi((1 - y) n / b)
+    # + log y(1 - y) + (log 2 pi + log n - log a - log b) / 2 + corr(a) + corr(b) - corr(n),
+    # psi(r) = r - 1 - log r (Stirling for the three log-gammas). The direct formula subtracts
+    # terms of size a log a: half a nat lost in float32 at a = b = 5e5.
+    n_t = a_t + b_t
     log_y, log_1my = torch.log(target_t), torch.log1p(-target_t)
+    log_n, log_a, log_b = torch.log(n_t), torch.log(a_t), torch.log(b_t)
     part = (
-        torch.lgamma(a_t)
-        + torch.lgamma(b_t)
-        - torch.lgamma(a_t + b_t)
-        - a_t * log_y
-        - b_t * log_1my
+        _shape_deviance(a_t, target_t * (n_t / a_t), log_y + log_n - log_a)
+        + _shape_deviance(b_t, (1.0 - target_t) * (n_t / b_t), log_1my + log_n - log_b)
         + (log_y + log_1my)
+        + 0.5 * (log_n - log_a - log_b)
+        + (_stirling_corr(a_t) + _stirling_corr(b_t) - _stirling_corr(n_t))
     )
-    return _reduce(part, reduction, fn)
+    return _reduce(part, reduction, fn, _HALF_LOG_2PI)
 
 
 # ------------------------------------------------------------------------------------------------

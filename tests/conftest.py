@@ -1,8 +1,7 @@
 """Skip the tests that read the repository's own files when the tests run from a copy outside it.
 
 ``make wheel`` runs a copy of tests/ against the installed wheel, away from book/, _toc.yml and
-pyproject.toml. Tests marked ``repository`` (and the ones listed below, which read the book's
-sources) then skip with that reason; everywhere else they run.
+pyproject.toml. Tests marked ``repository`` then skip with that reason; everywhere else they run.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ _REASON = "reads the repository's files (book/, _toc.yml, pyproject.toml): absen
 
 # test_book_sources parametrizes over the chapters at import: it cannot even be collected.
 collect_ignore = [] if IN_REPOSITORY else ["test_book_sources.py"]
-# tests in files owned elsewhere that read the book's sources
-_READ_THE_BOOK = {"test_docstrings.py::test_the_chapters_a_docstring_names_exist_and_use_it"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,6 +36,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason=_REASON)
     for item in items:
-        key = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
-        if "repository" in item.keywords or key in _READ_THE_BOOK:
+        if "repository" in item.keywords:
             item.add_marker(skip)

@@ -84,6 +84,7 @@ def _documented_objects(module):
                     yield attr, member
 
 
+@pytest.mark.repository
 @pytest.mark.parametrize("module_name", MODULES)
 def test_the_chapters_a_docstring_names_exist_and_use_it(module_name):
     root = Path(__file__).resolve().parents[1]

@@ -914,7 +914,7 @@ def test_pinball_at_one_half_is_half_mae(data):
 
 @SETTINGS
 @given(pairs, st.lists(st.floats(0.01, 100), min_size=20, max_size=20))
-def test_beta_nll_with_beta_one_gives_the_mse_gradient_for_the_mean(data, scales):
+def test_gaussian_beta_nll_with_beta_one_gives_the_mse_gradient_for_the_mean(data, scales):
     n = len(data)
     loc = torch.tensor([a for a, _ in data], dtype=F64, requires_grad=True)
     y = torch.tensor([b for _, b in data], dtype=F64)
@@ -931,7 +931,7 @@ def test_beta_nll_with_beta_one_gives_the_mse_gradient_for_the_mean(data, scales
 
 @SETTINGS
 @given(pairs, st.floats(0.05, 20))
-def test_beta_nll_weights_the_plain_nll_by_the_detached_variance_power(data, s):
+def test_gaussian_beta_nll_weights_the_plain_nll_by_the_detached_variance_power(data, s):
     loc = torch.tensor([a for a, _ in data], dtype=F64)
     y = torch.tensor([b for _, b in data], dtype=F64)
     plain = -D.Normal(loc, s).log_prob(y)

@@ -13,6 +13,7 @@ import math
 import mpmath
 import pytest
 import torch
+from torch import distributions as D
 
 from cebook import losses as L
 
@@ -42,6 +43,53 @@ def _assert_finite(value, grads):
 def _grid(*axes, dtype=F32):
     rows = list(itertools.product(*axes))
     return [torch.tensor([r[i] for r in rows], dtype=dtype) for i in range(len(axes))]
+
+
+# Log-likelihoods and their gradients at the (rounded) inputs, in 50-digit arithmetic, from the
+# textbook formulas (log-gamma, digamma), never from the library.
+
+
+def _nb_reference(r, eta, y):
+    r, e, y = mpmath.mpf(r), mpmath.mpf(eta), mpmath.mpf(y)
+    softplus, sigmoid = mpmath.log1p(mpmath.exp(e)), 1 / (1 + mpmath.exp(-e))
+    lg = mpmath.loggamma
+    value = (r + y) * softplus - y * e - lg(r + y) + lg(r) + lg(y + 1)
+    grads = [softplus - mpmath.digamma(r + y) + mpmath.digamma(r), (r + y) * sigmoid - y]
+    return value, grads
+
+
+def _gamma_reference(k, rate, y):
+    k, b, y = mpmath.mpf(k), mpmath.mpf(rate), mpmath.mpf(y)
+    value = b * y - (k - 1) * mpmath.log(y) - k * mpmath.log(b) + mpmath.loggamma(k)
+    return value, [mpmath.digamma(k) - mpmath.log(b * y), y - k / b]
+
+
+def _beta_reference(a, b, y):
+    a, b, y = mpmath.mpf(a), mpmath.mpf(b), mpmath.mpf(y)
+    log_beta = mpmath.loggamma(a) + mpmath.loggamma(b) - mpmath.loggamma(a + b)
+    value = log_beta - (a - 1) * mpmath.log(y) - (b - 1) * mpmath.log1p(-y)
+    dig = mpmath.digamma(a + b)
+    return value, [
+        mpmath.digamma(a) - dig - mpmath.log(y),
+        mpmath.digamma(b) - dig - mpmath.log1p(-y),
+    ]
+
+
+def _assert_close_to_mpmath(fn, reference, params, target, atol=0.0, rtol=0.0, grad_rtol=None):
+    """|value - mpmath| <= atol + rtol |mpmath| in nats (rtol: the answer's own rounding, never the
+    size of terms that cancel); gradients finite, and with ``grad_rtol`` within
+    grad_rtol (1 + |mpmath|) of the mpmath gradient."""
+    value, grads = _value_and_grads(fn, params, target)
+    _assert_finite(value, grads)
+    for i in range(len(target)):
+        inputs = [float(p[i]) for p in params] + [float(target[i])]
+        want, dwant = reference(*inputs)
+        err = abs(value[i].item() - float(want))
+        assert err <= atol + rtol * abs(float(want)), (inputs, value[i].item(), float(want))
+        if grad_rtol is not None:
+            for grad, d in zip(grads, dwant, strict=True):
+                gerr = abs(grad[i].item() - float(d))
+                assert gerr <= grad_rtol * (1 + abs(float(d))), (inputs, grad[i].item(), float(d))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -156,13 +204,9 @@ def test_categorical_extreme_logits():
 
 def test_negative_binomial_extreme_logits_and_counts():
     eta, r, y = _grid(LOGITS, SCALES, [0.0, 5.0, 1e6])
-    value, grads = _value_and_grads(L.negative_binomial_nll, [r, eta], y)
-    _assert_finite(value, grads)
-    e, c, t = eta.double(), r.double(), y.double()
-    want = -torch.distributions.NegativeBinomial(c, logits=e).log_prob(t)
-    ok = torch.isfinite(want)  # torch overflows where logsigmoid(-1e4) * 1e6 is fine for us
-    terms = 1 + (c + t) * e.abs() + torch.lgamma(c + t).abs() + torch.lgamma(t + 1)
-    assert (((value.double() - want).abs() / terms)[ok]).max() < 1e-6
+    _assert_close_to_mpmath(
+        L.negative_binomial_nll, _nb_reference, [r, eta], y, atol=1e-5, rtol=1e-5
+    )
 
 
 def test_gmm_extreme_logits_and_far_targets():
@@ -285,28 +329,89 @@ def test_poisson_extreme_rates_and_zero_count():
 
 def test_gamma_extreme_parameters_and_tiny_targets():
     a, b, y = _grid(SCALES, SCALES, [1e-30, 1e-6, 1.0, 1e6])
-    value, grads = _value_and_grads(L.gamma_nll, [a, b], y)
-    _assert_finite(value, grads)
-    want = -torch.distributions.Gamma(a.double(), b.double()).log_prob(y.double())
-    terms = 1 + b.double() * y.double() + a.double() * (y.double() * b.double()).log().abs()
-    terms = terms + y.double().log().abs() + torch.lgamma(a.double()).abs()
-    assert ((value.double() - want).abs() / terms).max() < 1e-6
+    _assert_close_to_mpmath(L.gamma_nll, _gamma_reference, [a, b], y, atol=1e-5, rtol=1e-5)
 
 
 def test_beta_extreme_concentrations_and_targets_near_the_edges():
     edge = 1.0 - 2.0**-24  # the largest float32 below 1
     a, b, y = _grid(SCALES, SCALES, [1e-30, 1e-6, 0.5, 1 - 1e-6, edge])
-    value, grads = _value_and_grads(L.beta_nll, [a, b], y)
-    _assert_finite(value, grads)
-    want = -torch.distributions.Beta(a.double(), b.double()).log_prob(y.double())
-    # log B(a, b) cancels in float32 when both concentrations are large: compare relative to
-    # the size of the terms (torch.distributions loses the same digits)
-    terms = 1 + torch.lgamma(a.double()).abs() + torch.lgamma(b.double()).abs()
-    terms = terms + torch.lgamma(a.double() + b.double()).abs()
-    terms = (
-        terms + (a.double() * y.double().log()).abs() + (b.double() * (-y.double()).log1p()).abs()
+    _assert_close_to_mpmath(L.beta_nll, _beta_reference, [a, b], y, atol=1e-5, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------
+# Large shapes: in float32 the direct formulas subtract log-gammas of size k log k (the review's
+# 0.83 nats for a negative binomial at total_count = 1e6, 0.7 for a gamma and 0.5 for a beta at
+# shapes of 1e6). Plausible targets (a few standard deviations from the mean) at shapes up to
+# 1e6-1e8, absolute errors in nats against mpmath.
+# ------------------------------------------------------------------------------------------------
+
+SHAPES = [1e-3, 0.5, 1.0, 9.99, 10.0, 10.01, 100.0, 1e4, 1e6]  # Stirling takes over at 10
+ABS_TOL = {F32: 5e-4, F64: 1e-10}  # nats
+GRAD_TOL = {F32: 2e-4, F64: 1e-10}  # relative to 1 + |gradient|
+
+
+def _nb_grid(dtype):
+    # total_count up to 1e8 near the Poisson limit, means 0.1 to 50: logits = log(mean / r)
+    rows = [
+        (r, math.log(m / r), y)
+        for r in [*SHAPES, 1e8]
+        for m in (0.1, 5.0, 50.0)
+        for y in (0.0, 1.0, 3.0, 10.0, 30.0, 100.0)
+    ]
+    return [torch.tensor(c, dtype=dtype) for c in zip(*rows, strict=True)]
+
+
+def _gamma_grid(dtype):
+    rows = []
+    for k in SHAPES:
+        w = 1 / math.sqrt(max(k, 1.0))  # about the coefficient of variation
+        for m in (1e-3, 1.0, 1e3):
+            rows += [(k, k / m, m * math.exp(z * w)) for z in (-3, -1, 0, 1, 3)]
+    rows += [(k, k, y) for k in (1e4, 1e6) for y in (0.99, 1.01)]  # the review's cases
+    return [torch.tensor(c, dtype=dtype) for c in zip(*rows, strict=True)]
+
+
+def _beta_grid(dtype):
+    rows = []
+    for n in [1e-2, 1.0, 2.0, 20.0, 1e3, 1e5, 1e6]:  # a + b
+        for m in (0.5, 0.1, 0.999):
+            w = min(2.0, 1 / math.sqrt(n * m * (1 - m)))  # about the sd of logit(y)
+            logit = math.log(m / (1 - m))
+            rows += [(m * n, (1 - m) * n, 1 / (1 + math.exp(-logit - z * w))) for z in (-2, 0, 2)]
+    return [torch.tensor(c, dtype=dtype) for c in zip(*rows, strict=True)]
+
+
+@pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
+@pytest.mark.parametrize(
+    "fn, reference, grid",
+    [
+        (L.negative_binomial_nll, _nb_reference, _nb_grid),
+        (L.gamma_nll, _gamma_reference, _gamma_grid),
+        (L.beta_nll, _beta_reference, _beta_grid),
+    ],
+    ids=["negative_binomial", "gamma", "beta"],
+)
+def test_large_shapes_absolute_error_against_mpmath(fn, reference, grid, dtype):
+    *params, y = grid(dtype)
+    _assert_close_to_mpmath(
+        fn, reference, params, y, atol=ABS_TOL[dtype], grad_rtol=GRAD_TOL[dtype]
     )
-    assert ((value.double() - want).abs() / terms).max() < 1e-6
+
+
+def test_large_shapes_the_reviews_cases():
+    # total_count = 1e6, mean 5, y = 3 and 10; concentration = rate = 1e4 at y = 0.99 and 1.01
+    r = torch.tensor([1e6, 1e6])
+    nb = L.negative_binomial_nll(r, torch.log(5 / r), torch.tensor([3.0, 10.0]), reduction="none")
+    want = [float(_nb_reference(1e6, float(torch.log(5 / r[0])), y)[0]) for y in (3.0, 10.0)]
+    assert (nb.double() - torch.tensor(want, dtype=F64)).abs().max() < 1e-5
+    y = torch.tensor([0.99, 1.01])
+    gamma = L.gamma_nll(1e4, 1e4, y, reduction="none")
+    assert gamma[1] - gamma[0] == pytest.approx(
+        float(
+            _gamma_reference(1e4, 1e4, float(y[1]))[0] - _gamma_reference(1e4, 1e4, float(y[0]))[0]
+        ),
+        abs=1e-5,
+    )
 
 
 @pytest.mark.parametrize("fn", [L.bernoulli_nll, L.continuous_bernoulli_nll])
@@ -341,3 +446,94 @@ def test_student_t_large_df_against_mpmath(dtype, tol):
             - (v + 1) / 2 * mpmath.log1p(mpmath.mpf(y) ** 2 / v)
         )
         assert abs(got - float(want)) < tol * (1 + abs(float(want))), nu
+
+
+# ------------------------------------------------------------------------------------------------
+# Half precision: float16 and bfloat16 inputs are computed and returned in float32
+# ------------------------------------------------------------------------------------------------
+
+
+def _half_cases():
+    g = torch.Generator().manual_seed(0)
+    n = 64
+    y, loc = torch.randn(n, generator=g), torch.randn(n, generator=g)
+    sc, u = 0.5 + torch.rand(n, generator=g), 0.05 + 0.9 * torch.rand(n, generator=g)
+    counts = torch.poisson(torch.full((n,), 4.0), generator=g)
+    logits = torch.randn(n, 4, generator=g)
+    tril = torch.tensor([[1.0, 0.0], [0.3, 0.7]])
+    # name -> (args, loss(*args), reference(*args) in float64 without cebook)
+    return {
+        "gaussian": ((loc, sc, y), L.gaussian_nll, lambda m, s, t: -D.Normal(m, s).log_prob(t)),
+        "laplace": ((loc, sc, y), L.laplace_nll, lambda m, s, t: -D.Laplace(m, s).log_prob(t)),
+        "student_t": (
+            (1 + 10 * u, loc, sc, y),
+            L.student_t_nll,
+            lambda df, m, s, t: -D.StudentT(df, m, s).log_prob(t),
+        ),
+        "lognormal": (
+            (loc, sc, 3 * u),
+            L.lognormal_nll,
+            lambda m, s, t: -D.LogNormal(m, s).log_prob(t),
+        ),
+        "exponential": ((sc, 3 * u), L.exponential_nll, lambda r, t: -D.Exponential(r).log_prob(t)),
+        "gamma": ((1 + 20 * u, sc, 3 * u), L.gamma_nll, lambda k, r, t: -D.Gamma(k, r).log_prob(t)),
+        "poisson": ((20 * sc, counts), L.poisson_nll, lambda r, t: -D.Poisson(r).log_prob(t)),
+        "negative_binomial": (
+            (30 * u, loc, counts),
+            L.negative_binomial_nll,
+            lambda r, e, t: -D.NegativeBinomial(r, logits=e).log_prob(t),
+        ),
+        "bernoulli": (
+            (3 * loc, (u > 0.5).float()),
+            L.bernoulli_nll,
+            lambda e, t: -D.Bernoulli(logits=e).log_prob(t),
+        ),
+        "continuous_bernoulli": (
+            (3 * loc, u),
+            L.continuous_bernoulli_nll,
+            lambda e, t: -D.ContinuousBernoulli(logits=e).log_prob(t),
+        ),
+        "beta": ((5 * sc, 20 * sc, u), L.beta_nll, lambda a, b, t: -D.Beta(a, b).log_prob(t)),
+        "gmm": (
+            (logits[:, :2], logits[:, 2:], sc.unsqueeze(-1).expand(n, 2), y),
+            L.gmm_nll,
+            lambda w, m, s, t: (
+                -D.MixtureSameFamily(D.Categorical(logits=w), D.Normal(m, s)).log_prob(t)
+            ),
+        ),
+        "mvn": (
+            (logits[:, :2], tril, logits[:, 2:]),
+            L.mvn_nll,
+            lambda m, t, x: -D.MultivariateNormal(m, scale_tril=t).log_prob(x),
+        ),
+    }
+
+
+HALF_CASES = _half_cases()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["float16", "bfloat16"])
+@pytest.mark.parametrize("name", sorted(HALF_CASES))
+def test_half_precision_inputs_are_computed_in_float32(name, dtype):
+    args, fn, reference = HALF_CASES[name]
+    low = [a.to(dtype).requires_grad_() for a in args]
+    value = fn(*low, reduction="none")
+    assert value.dtype == F32
+    # against float64 at the same (rounded) inputs: float32 accuracy, not half precision's
+    want = reference(*[a.detach().double() for a in low])
+    assert ((value.double() - want).abs() / (1 + want.abs())).max() < 1e-5
+    value.sum().backward()
+    for a in low:  # the gradients come back in the inputs' dtype
+        assert a.grad.dtype == dtype and torch.isfinite(a.grad).all()
+
+
+def test_half_precision_tiny_scale_does_not_overflow():
+    # the review's case: in float16, (10 / 1e-3)^2 / 2 = 5e7 overflows (its largest value is 65504)
+    scale = torch.full((3,), 1e-3, dtype=torch.float16)
+    loc, y = torch.zeros(3, dtype=torch.float16), torch.full((3,), 10.0, dtype=torch.float16)
+    for s in (scale, 1e-3):
+        value = L.gaussian_nll(loc, s, y, reduction="none")
+        assert value.dtype == F32 and torch.isfinite(value).all()
+        sigma = scale.double() if isinstance(s, torch.Tensor) else torch.tensor(1e-3, dtype=F64)
+        want = -D.Normal(0.0, sigma).log_prob(y.double())
+        torch.testing.assert_close(value.double(), want.expand(3), rtol=1e-6, atol=0.0)
