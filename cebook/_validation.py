@@ -201,15 +201,21 @@ def _as_tensors(fn: str, **named: object) -> list[Tensor]:
                     )
             out.append(value if value.dtype == dtype else value.to(dtype))
             continue
-        try:
-            t = torch.as_tensor(value, dtype=dtype, device=device)
-        except (TypeError, ValueError, RuntimeError):
-            raise ValueError(
-                f"{fn}: {name} must be a number, a tensor or a nested list of numbers, got "
-                f"{type(value).__name__}"
-            ) from None
-        out.append(t)
+        out.append(_from_value(fn, name, value, dtype, device))
     return out
+
+
+def _from_value(
+    fn: str, name: str, value: object, dtype: torch.dtype, device: torch.device | None
+) -> Tensor:
+    """A number or a nested list of numbers as a tensor; a ValueError for anything else."""
+    try:
+        return torch.as_tensor(value, dtype=dtype, device=device)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(
+            f"{fn}: {name} must be a number, a tensor or a nested list of numbers, got "
+            f"{type(value).__name__}"
+        ) from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -459,13 +465,7 @@ class _Spec:
                     continue
                 t = torch.as_tensor(v, dtype=dtype, device=device)
             else:
-                try:  # a nested list of numbers
-                    t = torch.as_tensor(v, dtype=dtype, device=device)
-                except (TypeError, ValueError, RuntimeError):
-                    raise ValueError(
-                        f"{fn}: {name} must be a number, a tensor or a nested list of numbers, "
-                        f"got {type(v).__name__}"
-                    ) from None
+                t = _from_value(fn, name, v, dtype, device)  # a nested list of numbers
                 if constraint is not None:
                     checked.append((name, t, constraint))
             tensors.append(t)
