@@ -32,13 +32,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# The book executes its chapters on one thread: their small tensors gain nothing from more, and
-# OpenMP threads spinning on two cores made single cells run past the 300 s timeout. It is the
-# strict build: any warning or execution error fails it.
+# The book executes its chapters on one thread each: their small tensors gain nothing from more,
+# and OpenMP threads spinning on two cores made single cells run past the 300 s timeout. It is
+# the strict build: any warning or execution error fails it.
 book: install
 	@if [ "$$(cat _build/.stamp 2>/dev/null)" != "$(STAMP)" ]; then \
 	  rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/jupyter_execute; fi
 	mkdir -p _build && echo "$(STAMP)" > _build/.stamp
+	# the chapters, as many at a time as there are cores, into the cache the build then reads
+	CEBOOK_SEED_OFFSET=$(OFFSET) OMP_NUM_THREADS=1 $(BIN)/python tests/execute_chapters.py $(CHAPTERS)
 	CEBOOK_SEED_OFFSET=$(OFFSET) OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
 test: install lint unit book html-check chapters
