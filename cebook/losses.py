@@ -98,6 +98,7 @@ __all__ = [
     "categorical_nll",
     "gmm_nll",
     "pinball_loss",
+    "asymmetric_laplace_nll",
     "Reduction",
 ]
 
@@ -152,6 +153,9 @@ _BERNOULLI = _spec("bernoulli_nll", logits=real, target=unit_closed)
 _CONTINUOUS_BERNOULLI = _spec("continuous_bernoulli_nll", logits=real, target=unit_closed)
 _BETA = _spec("beta_nll", concentration1=positive, concentration0=positive, target=unit_open)
 _PINBALL = _spec("pinball_loss", target_is="target", pred=real, target=real, quantile=unit_open)
+_ASYMMETRIC_LAPLACE = _spec(
+    "asymmetric_laplace_nll", loc=real, scale=positive, quantile=unit_open, target=real
+)
 
 # F.cross_entropy ignores the targets equal to its ignore_index (-100 by default): an index no
 # target can hold, so that a -100 with validation off fails in torch instead of being skipped.
@@ -1643,8 +1647,10 @@ def pinball_loss(
     Notes
     -----
     Not a full log-likelihood (it has no normalising constant, in nats or otherwise), hence its
-    name. ``quantile=0.5`` as a Python number runs the fused :func:`torch.nn.functional.l1_loss`.
-    Derived in chapter ``book/continuous/robust.md``.
+    name, and its arguments are not in the house order (the target is not last): its sibling
+    :func:`asymmetric_laplace_nll` ``(loc, scale, quantile, target)`` is the full NLL, with the
+    target last. ``quantile=0.5`` as a Python number runs the fused
+    :func:`torch.nn.functional.l1_loss`. Derived in chapter ``book/continuous/robust.md``.
 
     References
     ----------
@@ -1671,3 +1677,82 @@ def pinball_loss(
     pred_t, target_t, q_t = _PINBALL.prepare(reduction, pred, target, quantile)
     diff = target_t - pred_t
     return _reduce(diff * (q_t - (diff < 0).to(diff.dtype)), reduction, fn)
+
+
+def asymmetric_laplace_nll(
+    loc: TensorLike,
+    scale: TensorLike,
+    quantile: TensorLike,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    r"""Negative log-likelihood of the asymmetric Laplace law, its ``quantile``-quantile at ``loc``.
+
+    .. math::
+
+        -\log q(y \mid \mu, b, \tau) = \frac{\rho_\tau(y - \mu)}{b} + \log b
+        - \log \tau(1 - \tau),
+        \qquad \rho_\tau(u) = u\,\bigl(\tau - \mathbb{1}[u < 0]\bigr) .
+
+    The full NLL behind :func:`pinball_loss` (:math:`\rho_\tau`), in the house order: the law's
+    parameters, then the target. With a fixed scale, minimising it is minimising the pinball loss,
+    so ``loc`` learns the :math:`\tau`-quantile; a learned ``scale`` makes values comparable, in
+    nats, with the other laws' NLLs.
+
+    Parameters
+    ----------
+    loc : Tensor or float
+        Location :math:`\mu`: the law's :math:`\tau`-quantile (it has mass :math:`\tau` below).
+    scale : Tensor or float
+        Scale :math:`b > 0`.
+    quantile : Tensor or float
+        Level :math:`\tau \in (0, 1)`.
+    target : Tensor
+        Observations; the parameters must broadcast to its shape.
+    reduction : {"mean", "sum", "none"}
+        ``"none"`` returns one value per element of ``target``.
+
+    Returns
+    -------
+    Tensor
+        The NLL in nats: a scalar, or ``target``'s shape.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a bad ``reduction``; with validation on, also on a non-finite
+        ``loc`` or ``target``, a ``scale`` that is not finite and > 0, or a ``quantile`` outside
+        (0, 1).
+
+    Notes
+    -----
+    Equals ``-scipy.stats.laplace_asymmetric(kappa, loc, s).logpdf(target)`` with
+    :math:`\kappa = \sqrt{\tau / (1 - \tau)}` and :math:`s = b / \sqrt{\tau (1 - \tau)}`
+    (PyTorch has no such law). At :math:`\tau = \tfrac12` it is :func:`laplace_nll` with scale
+    :math:`2b`. Derived in chapter ``book/continuous/robust.md``.
+
+    References
+    ----------
+    K. Yu, R. A. Moyeed, "Bayesian quantile regression", Statistics & Probability Letters 54(4),
+    2001.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cebook.losses import asymmetric_laplace_nll
+    >>> y = torch.tensor([1.0, 3.0])
+    >>> asymmetric_laplace_nll(2.0, 1.0, 0.9, y, reduction="none")
+    tensor([2.5079, 3.3079])
+    """
+    fn = "asymmetric_laplace_nll"
+    loc_t, scale_t, q_t, target_t = _ASYMMETRIC_LAPLACE.prepare(
+        reduction, loc, scale, quantile, target
+    )
+    diff = target_t - loc_t
+    part = (
+        diff * (q_t - (diff < 0).to(diff.dtype)) / scale_t
+        + torch.log(scale_t)
+        - (torch.log(q_t) + torch.log1p(-q_t))
+    )
+    return _reduce(part, reduction, fn)

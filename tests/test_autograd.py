@@ -191,6 +191,19 @@ CASES = {
         ),
         (0, 1, 2),
     ),
+    "asymmetric_laplace": (  # away from the kink at y = loc
+        L.asymmetric_laplace_nll,
+        lambda g: (
+            (
+                _randn(4, g=g),
+                _pos(4, g, 0.5, 2.0),
+                _pos(4, g, 0.1, 0.9),
+                torch.tensor([-4.0, 4.0, -3.5, 3.5], dtype=F64),
+            ),
+            {},
+        ),
+        (0, 1, 2, 3),
+    ),
 }
 
 

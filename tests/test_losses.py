@@ -245,6 +245,21 @@ CASES = {
         ),
         lambda p, y, q=0.8: torch.maximum(q * (y - p[0]), (q - 1) * (y - p[0])),
     ),
+    "asymmetric_laplace": (  # no torch twin: the pinball loss over the scale, plus the normaliser
+        L.asymmetric_laplace_nll,
+        lambda g: (
+            (
+                torch.randn(6, 4, generator=g, dtype=F64),
+                _pos((6, 4), g, 0.3, 2.0),
+                _pos((6, 4), g, 0.05, 0.95),
+            ),
+            torch.randn(6, 4, generator=g, dtype=F64),
+        ),
+        lambda p, y: (
+            torch.maximum(p[2] * (y - p[0]), (p[2] - 1) * (y - p[0])) / p[1]
+            + torch.log(p[1] / (p[2] * (1 - p[2])))
+        ),
+    ),
 }
 
 
@@ -349,6 +364,15 @@ def test_scipy_references():
             stats.nbinom(a, p_fail).logpmf(counts),
         ),
     ]
+    tau = rng.uniform(0.05, 0.95, size=50)  # scipy's kappa and scale, from the level and b
+    pairs.append(
+        (
+            L.asymmetric_laplace_nll(t(loc), t(scale), t(tau), t(y), reduction="none"),
+            stats.laplace_asymmetric(
+                np.sqrt(tau / (1 - tau)), loc, scale / np.sqrt(tau * (1 - tau))
+            ).logpdf(y),
+        )
+    )
     y2 = rng.normal(size=(20, 2))
     cov = np.array([[1.0, 0.6], [0.6, 2.0]])
     pairs.append(
@@ -416,6 +440,20 @@ def test_pinball_with_tensor_quantiles_and_number_quantile():
     # the minimiser is the order statistic y_(ceil(n tau)) (n tau = 899.1 is not an integer)
     order_statistic = sample.sort().values[math.ceil(999 * 0.9) - 1]
     assert abs(best - order_statistic).item() <= 1e-3 + 1e-12  # one grid step
+
+
+def test_asymmetric_laplace_is_the_pinball_loss_over_the_scale_plus_its_normaliser():
+    g = _gen(4)
+    pred, y = torch.randn(50, generator=g, dtype=F64), torch.randn(50, generator=g, dtype=F64)
+    for tau in (0.1, 0.5, 0.9):
+        got = L.asymmetric_laplace_nll(pred, 0.5, tau, y)
+        want = L.pinball_loss(pred, y, tau) / 0.5 + math.log(0.5 / (tau * (1 - tau)))
+        assert got.item() == pytest.approx(want.item(), rel=1e-12, abs=1e-12)
+    # at tau = 1/2 it is the Laplace law with scale 2b
+    torch.testing.assert_close(
+        L.asymmetric_laplace_nll(pred, 0.5, 0.5, y, reduction="none"),
+        L.laplace_nll(pred, 1.0, y, reduction="none"),
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -587,6 +625,10 @@ SHAPE_ERRORS = [
     (
         lambda: L.pinball_loss(vec, vec, torch.full((N, 1), 0.5)),
         "pinball_loss: shapes pred (4,), quantile (4, 1) and target (4,)",
+    ),
+    (
+        lambda: L.asymmetric_laplace_nll(col, 1.0, 0.5, vec),
+        "asymmetric_laplace_nll: shapes loc (4, 1), scale (), quantile () and target (4,)",
     ),
     (
         lambda: L.mvn_nll(torch.zeros(N, 2), torch.eye(3), torch.zeros(N, 2)),
@@ -826,6 +868,14 @@ SUPPORT_ERRORS = [
         "pinball_loss: quantile must be in (0, 1), got 0",
     ),
     (lambda: L.pinball_loss(_t(nan), _t(0.0), 0.3), "pinball_loss: pred must be finite, got nan"),
+    (
+        lambda: L.asymmetric_laplace_nll(_t(0.0), _t(-1.0), 0.5, _t(0.0)),
+        "asymmetric_laplace_nll: scale must be > 0, got -1",
+    ),
+    (
+        lambda: L.asymmetric_laplace_nll(_t(0.0), 1.0, _t(1.0), _t(0.0)),
+        "asymmetric_laplace_nll: quantile must be in (0, 1), got 1",
+    ),
 ]
 
 

@@ -213,6 +213,7 @@ EMPTY = {
     "poisson_nll": lambda y, r: L.poisson_nll(1.0, y, reduction=r),
     "bernoulli_nll": lambda y, r: L.bernoulli_nll(0.0, y, reduction=r),
     "pinball_loss": lambda y, r: L.pinball_loss(0.0, y, 0.3, reduction=r),
+    "asymmetric_laplace_nll": lambda y, r: L.asymmetric_laplace_nll(0.0, 1.0, 0.3, y, reduction=r),
     "mvn_nll": lambda y, r: L.mvn_nll(
         torch.zeros(2), torch.eye(2), y.reshape(0, 1).expand(0, 2), reduction=r
     ),
