@@ -21,7 +21,8 @@ an amount that depends only on the bin width, not on the model.
 :func:`mu_law_encode` and :func:`mu_law_decode` are WaveNet's continuous companding on
 :math:`[-1, 1]`; :func:`symlog` and :func:`symexp` are DreamerV3's squashing of unbounded
 targets. Everything here follows the device and dtype of its input. Used in
-``book/classification/bins.md`` and ``book/classification/soft_targets.md``.
+https://cebook.github.io/cross-entropy-regression/book/classification/bins.html
+and https://cebook.github.io/cross-entropy-regression/book/classification/soft_targets.html.
 
 References
 ----------
@@ -118,7 +119,8 @@ def mu_law_encode(x: torch.Tensor | float, mu: float = 255.0) -> torch.Tensor:
     which maps :math:`[-1, 1]` onto itself, stretching the values near 0 and compressing the
     large ones, so that uniform bins in :math:`f(x)` are fine near 0 and coarse near
     :math:`\pm 1`. Quantising :math:`f(x)` into 256 levels is WaveNet's 8-bit audio; here the
-    quantisation is :meth:`Bins.mu_law`. Used in ``book/classification/bins.md``.
+    quantisation is :meth:`Bins.mu_law`. Used in
+    https://cebook.github.io/cross-entropy-regression/book/classification/bins.html.
 
     Parameters
     ----------
@@ -156,7 +158,7 @@ def mu_law_decode(y: torch.Tensor | float, mu: float = 255.0) -> torch.Tensor:
     r"""Inverse of :func:`mu_law_encode`: :math:`f^{-1}(y) = \operatorname{sign}(y)\,
     \frac{(1 + \mu)^{|y|} - 1}{\mu}` for ``y`` in :math:`[-1, 1]`.
 
-    Used in ``book/classification/bins.md``.
+    Used in https://cebook.github.io/cross-entropy-regression/book/classification/bins.html.
 
     Parameters
     ----------
@@ -197,7 +199,7 @@ def symlog(x: torch.Tensor | float) -> torch.Tensor:
     It squashes targets of any size into a range where a fixed set of bins can cover them, is the
     identity near 0 (slope 1) and is inverted by :func:`symexp`. DreamerV3 predicts rewards and
     values over 255 bins equally spaced on :math:`[-20, 20]` in symlog space. Used in
-    ``book/classification/soft_targets.md``.
+    https://cebook.github.io/cross-entropy-regression/book/classification/soft_targets.html.
 
     Parameters
     ----------
@@ -226,7 +228,7 @@ def symlog(x: torch.Tensor | float) -> torch.Tensor:
 def symexp(x: torch.Tensor | float) -> torch.Tensor:
     r"""Inverse of :func:`symlog`: :math:`\operatorname{sign}(x)(e^{|x|} - 1)`.
 
-    Used in ``book/classification/soft_targets.md``.
+    Used in https://cebook.github.io/cross-entropy-regression/book/classification/soft_targets.html.
 
     Parameters
     ----------
@@ -266,7 +268,8 @@ class Bins:
     Bin :math:`k` is :math:`[b_k, b_{k+1})`; the last bin also holds its upper edge
     :math:`b_K`. A Bins object holds only its edges (and centres); its methods follow the device
     and dtype of the tensors they are given, so the same object serves CPU and GPU code. Used in
-    ``book/classification/bins.md`` and ``book/classification/soft_targets.md``.
+    https://cebook.github.io/cross-entropy-regression/book/classification/bins.html
+    and https://cebook.github.io/cross-entropy-regression/book/classification/soft_targets.html.
 
     Parameters
     ----------
@@ -354,7 +357,9 @@ class Bins:
         r"""``n`` bins of equal width :math:`(\text{high} - \text{low})/n` on
         :math:`[\text{low}, \text{high}]`.
 
-        Used in ``book/classification/bins.md`` and ``book/classification/soft_targets.md``.
+        Used in
+        https://cebook.github.io/cross-entropy-regression/book/classification/bins.html
+        and https://cebook.github.io/cross-entropy-regression/book/classification/soft_targets.html.
 
         Parameters
         ----------
@@ -400,7 +405,7 @@ class Bins:
         not the arithmetic midpoints of the edges (they lie a little closer to 0). WaveNet's paper
         specifies no decoder; torchaudio's ``mu_law_decoding`` returns the levels
         :math:`f^{-1}(-1 + 2q/(n-1))` instead, which are not the centres of these bins.
-        Used in ``book/classification/bins.md``.
+        Used in https://cebook.github.io/cross-entropy-regression/book/classification/bins.html.
 
         Parameters
         ----------
@@ -498,7 +503,7 @@ class Bins:
         A value on an inner edge :math:`b_k` belongs to bin :math:`k` (the bin it opens), the
         upper edge :math:`b_K` to the last bin, and values outside :math:`[b_0, b_K]` to the end
         bins (the index is clamped to :math:`[0, K - 1]`). Used in
-        ``book/classification/bins.md``.
+        https://cebook.github.io/cross-entropy-regression/book/classification/bins.html.
 
         Parameters
         ----------
@@ -530,7 +535,7 @@ class Bins:
         :math:`\sum_i p_i c_i = y` (MuZero, DreamerV3). Values below :math:`c_0` or above
         :math:`c_{K-1}` (including the half bins at the ends) put all their mass on the end
         centre. With a single bin the target is ``[1.0]``. Used in
-        ``book/classification/soft_targets.md``.
+        https://cebook.github.io/cross-entropy-regression/book/classification/soft_targets.html.
 
         Parameters
         ----------
@@ -583,7 +588,7 @@ class Bins:
         uses 2.0 instead. Each difference is taken in the normal's lower tail (by symmetry) and in
         log space (``log_ndtr``), in float64 on devices that have it, so targets far outside the
         range give a one-hot on the end bin instead of ``0/0``. Used in
-        ``book/classification/soft_targets.md``.
+        https://cebook.github.io/cross-entropy-regression/book/classification/soft_targets.html.
 
         Parameters
         ----------
@@ -688,7 +693,8 @@ class Bins:
         On bins of unequal widths (:meth:`mu_law`) the most probable *bin* is not the mode of the
         *density*: wide bins collect more mass. For the density's mode pass the log-density
         ``logits - bins.widths.log()`` to ``"mode"`` and ``"interpolate"`` (``"mean"`` wants the
-        logits themselves). Used in ``book/classification/bins.md``.
+        logits themselves). Used in
+        https://cebook.github.io/cross-entropy-regression/book/classification/bins.html.
 
         Parameters
         ----------
@@ -757,7 +763,8 @@ class Bins:
         the categorical cross-entropy of the target's bin plus the log of its width: the number
         to compare with a continuous law's negative log-likelihood (for instance
         :func:`cebook.losses.gaussian_nll`) on the same targets. Used in
-        ``book/classification/bins.md`` and ``book/foundations/cross_entropy.md``.
+        https://cebook.github.io/cross-entropy-regression/book/classification/bins.html
+        and https://cebook.github.io/cross-entropy-regression/book/foundations/cross_entropy.html.
 
         Parameters
         ----------

@@ -205,7 +205,7 @@ def heteroscedastic_sine(
     so :math:`y \mid x \sim \mathcal N\!\left(x \sin x,\; a^2 (1 + x^2)\right)`: the standard
     deviation grows from :math:`a` to about :math:`a\,x_{\max}`. With :math:`a = 0.3` and
     :math:`x_{\max} = 10` this is the "SineDetlefsen" toy of Seitzer et al.'s β-NLL code. Used in
-    ``book/continuous/heteroscedastic.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html.
 
     Parameters
     ----------
@@ -261,7 +261,7 @@ def seitzer_sine(
     The paper uses :math:`x_{\max} = 12` (twelve periods) and :math:`n = 1000`; the book scales
     it down (fewer periods) to train in seconds. Note the inputs are a regular grid, as in the
     paper's code, so ``seed`` only changes the noise. Used in
-    ``book/continuous/heteroscedastic.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html.
 
     Parameters
     ----------
@@ -448,7 +448,7 @@ def bishop_inverse(
     0.31 and 0.69 the plausible :math:`x` lie on up to three branches of the inverse (which merge
     where they touch), and least squares averages them. The true
     law (:class:`BishopInverseLaw`) is uniform on the branches, whose ends are found numerically.
-    Used in ``book/classification/mixtures.md``.
+    Used in https://cebook.github.io/cross-entropy-regression/book/classification/mixtures.html.
 
     Parameters
     ----------
@@ -517,7 +517,7 @@ def linear_with_outliers(
     ``outlier_scale``. The outliers raise the conditional mean by :math:`fs` (0.4 by default),
     which least squares follows, while the conditional median moves by only :math:`0.14\sigma`
     (0.035 by default); the clean line is ``params["intercept"] + params["slope"] * x``.
-    Used in ``book/continuous/robust.md``.
+    Used in https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html.
 
     Parameters
     ----------
@@ -606,7 +606,7 @@ def overdispersed_counts(
     so :math:`y \mid x` is negative binomial with mean :math:`\mu` and variance
     :math:`\mu + \mu^2/r` (:math:`r` = ``total_count``; :math:`r \to \infty` is Poisson). In
     PyTorch's convention that is ``NegativeBinomial(r, logits=log μ − log r)``. Used in
-    ``book/continuous/counts.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/counts.html.
 
     Parameters
     ----------
@@ -676,7 +676,8 @@ def positive_skewed(
     so :math:`E[y \mid x] = \mu(x)` and the coefficient of variation is :math:`1/\sqrt k`
     (:math:`k` = ``concentration``; :math:`k = 1` is the exponential law). A gamma GLM with log
     link recovers :math:`a, b`; least squares on :math:`\log y` does not (it estimates
-    :math:`E[\log y] = \log\mu + \psi(k) - \log k`). Used in ``book/continuous/positive.md``.
+    :math:`E[\log y] = \log\mu + \psi(k) - \log k`). Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/positive.html.
 
     Parameters
     ----------
@@ -742,7 +743,8 @@ def unit_interval(
 
     so :math:`E[y \mid x] = \mu(x)` and :math:`\operatorname{Var}[y \mid x] = \mu(1-\mu)/(1+\phi)`
     (:math:`\phi` = ``precision``). Draws are clipped to :math:`[10^{-6}, 1 - 10^{-6}]` so that no
-    float32 target lands on 0 or 1. Used in ``book/unit_interval/bce.md``.
+    float32 target lands on 0 or 1. Used in
+    https://cebook.github.io/cross-entropy-regression/book/unit_interval/bce.html.
 
     Parameters
     ----------
@@ -808,7 +810,8 @@ def correlated_2d(
 
     so the noise ellipse tilts one way for :math:`x < 0` and the other for :math:`x > 0`. The
     Cholesky factor is :math:`L = \begin{pmatrix}\sigma_1 & 0 \\ \rho\sigma_2 &
-    \sigma_2\sqrt{1-\rho^2}\end{pmatrix}`. Used in ``book/continuous/mahalanobis.md``.
+    \sigma_2\sqrt{1-\rho^2}\end{pmatrix}`. Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/mahalanobis.html.
 
     Parameters
     ----------
@@ -925,8 +928,9 @@ def load_engel(*, standardize: bool = False) -> RealData:
 
     ``x`` is the annual household income and ``y`` the annual food expenditure, both in Belgian
     francs; the spread of ``y`` grows with income, the classic example for quantile regression
-    (Koenker & Bassett 1982). Used in ``book/continuous/heteroscedastic.md`` and
-    ``book/continuous/robust.md``.
+    (Koenker & Bassett 1982). Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html and
+    https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html.
 
     Parameters
     ----------
@@ -962,7 +966,8 @@ def load_strikes(*, standardize: bool = False) -> RealData:
 
     ``y`` is the duration of a strike in days, ``x`` an index of industrial production
     (deviation from trend) when it began; positive, skewed durations for gamma and exponential
-    regression (Kennan 1985). Used in ``book/continuous/positive.md``.
+    regression (Kennan 1985). Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/positive.html.
 
     Parameters
     ----------
@@ -1001,7 +1006,7 @@ def load_randhie(*, standardize: bool = False) -> RealData:
     individual-deductible indicator, log participation incentive payment, log maximum dollar
     expenditure, physical limitation, number of chronic diseases, self-rated health). The
     reference fits are statsmodels' Poisson GLM and ``NegativeBinomial`` (Cameron & Trivedi).
-    Used in ``book/continuous/counts.md``.
+    Used in https://cebook.github.io/cross-entropy-regression/book/continuous/counts.html.
 
     Parameters
     ----------
@@ -1041,7 +1046,7 @@ def load_star98(*, standardize: bool = False) -> RealData:
     regression (statsmodels' ``BetaModel``) or a binomial GLM; ``x`` holds the 20 district
     covariates statsmodels lists (low income, ethnic shares, teacher experience, spending, ...,
     and their interactions). The counts are in ``extra["n_above"]`` and ``extra["n_below"]``.
-    Used in ``book/unit_interval/bce.md``.
+    Used in https://cebook.github.io/cross-entropy-regression/book/unit_interval/bce.html.
 
     Parameters
     ----------
@@ -1081,7 +1086,7 @@ def load_diabetes(*, standardize: bool = False) -> RealData:
     ``x`` holds ten baseline variables (age, sex, BMI, blood pressure, six blood serum
     measurements), already centred and scaled by scikit-learn (each column has Euclidean norm 1);
     ``y`` is a quantitative measure of disease progression (Efron et al. 2004). Used in
-    ``book/foundations/model_law.md``.
+    https://cebook.github.io/cross-entropy-regression/book/foundations/model_law.html.
 
     Parameters
     ----------
@@ -1119,7 +1124,7 @@ def load_digits() -> RealData:
     ``x`` holds the 64 pixel intensities divided by 16 (their maximum), so that they can serve as
     targets in [0, 1] for binary cross-entropy, the continuous Bernoulli and the beta law (about
     half the pixels are exactly 0 and a few exactly 1); ``y`` holds the class labels 0-9 as int64.
-    Used in ``book/unit_interval/bce.md``.
+    Used in https://cebook.github.io/cross-entropy-regression/book/unit_interval/bce.html.
 
     Returns
     -------

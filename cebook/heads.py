@@ -233,8 +233,10 @@ class GaussianHead(_LocScaleHead):
     ``scale = softplus(raw) + min_scale`` (the standard deviation, not the variance). With
     ``link="exp"`` the raw output is :math:`\log\sigma` instead, i.e. half the
     :math:`s = \log\sigma^2` of Kendall & Gal (2017): ``scale = exp(raw) + min_scale``.
-    Used in ``book/continuous/heteroscedastic.md``, ``book/continuous/robust.md`` and
-    ``book/classification/mixtures.md``.
+    Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html,
+    https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html and
+    https://cebook.github.io/cross-entropy-regression/book/classification/mixtures.html.
 
     Parameters
     ----------
@@ -275,7 +277,8 @@ class LaplaceHead(_LocScaleHead):
     The parameters of :func:`~cebook.losses.laplace_nll`.
 
     The scale :math:`b` (the mean absolute deviation; the standard deviation is :math:`\sqrt2 b`)
-    is ``softplus(raw) + min_scale``. Used in ``book/continuous/robust.md``.
+    is ``softplus(raw) + min_scale``. Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html.
 
     Parameters
     ----------
@@ -311,7 +314,7 @@ class LogNormalHead(_LocScaleHead):
 
     ``loc`` and ``scale`` are the mean and standard deviation of :math:`\log y`; the median of
     :math:`y` is :math:`e^{\text{loc}}` and its mean :math:`e^{\text{loc} + \text{scale}^2/2}`.
-    Used in ``book/continuous/positive.md``.
+    Used in https://cebook.github.io/cross-entropy-regression/book/continuous/positive.html.
 
     Parameters
     ----------
@@ -348,9 +351,10 @@ class StudentTHead(_Head[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     number, in which case they stay fixed (and the head returns them as a tensor of ``loc``'s
     shape). By default (``df_min=0.0``) the data choose :math:`\nu` freely, heavy tails included:
     with outliers it may fall below 2 (infinite variance) or 1 (no mean), as it does in
-    ``book/continuous/robust.md``. Pass ``df_min=2.0`` to keep the variance finite, as GluonTS's
+    https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html.
+    Pass ``df_min=2.0`` to keep the variance finite, as GluonTS's
     ``StudentTOutput`` does (:math:`\nu = 2 + \operatorname{softplus}`). Used in
-    ``book/continuous/robust.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html.
 
     Parameters
     ----------
@@ -457,7 +461,8 @@ class ExponentialHead(_RateHead):
     With the default log link, ``rate = exp(raw) + min_rate``: the loss
     :math:`f(x)\,y - \log f(x)` with :math:`f = \text{rate}`; the mean waiting time is
     ``1 / rate``, so a linear head's weights are minus those of a log-link GLM for the mean.
-    ``link="softplus"`` gives ``softplus(raw) + min_rate``. Used in ``book/continuous/positive.md``.
+    ``link="softplus"`` gives ``softplus(raw) + min_rate``. Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/positive.html.
 
     Parameters
     ----------
@@ -494,7 +499,7 @@ class PoissonHead(_RateHead):
     and its weights are the GLM's coefficients (up to the ``1e-6`` floor). PyTorch's
     ``PoissonNLLLoss`` takes the raw (log-rate) output instead; this head returns the rate itself.
     ``link="softplus"`` gives ``softplus(raw) + min_rate`` (GluonTS' choice). Used in
-    ``book/continuous/counts.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/counts.html.
 
     Parameters
     ----------
@@ -531,7 +536,7 @@ class GammaHead(_Head[tuple[torch.Tensor, torch.Tensor]]):
     as a gamma GLM does, and returns ``rate = k / μ``. With the default log link
     ``μ = exp(raw) + min_mean``, so a linear head's mean weights are the coefficients of a gamma
     GLM with log link; ``k = softplus(raw_k) + min_concentration``. Used in
-    ``book/continuous/positive.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/positive.html.
 
     Parameters
     ----------
@@ -598,7 +603,8 @@ class NegativeBinomialHead(_Head[tuple[torch.Tensor, torch.Tensor]]):
     ``total_count * exp(logits)`` and the variance ``mean * (1 + mean / total_count)``, so small
     ``total_count`` means strong over-dispersion and ``total_count → ∞`` is the Poisson law.
     ``logits`` is the raw output (log mean minus log total count: a log link);
-    ``total_count = softplus(raw) + min_total_count``. Used in ``book/continuous/counts.md``.
+    ``total_count = softplus(raw) + min_total_count``. Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/counts.html.
 
     To read a linear head's coefficients: with ``w = out_features`` (1 when ``None``), rows
     ``[0, w)`` of ``head.linear`` (``weight`` and ``bias``) give the raw ``total_count`` and rows
@@ -663,7 +669,7 @@ class BernoulliHead(_Head[tuple[torch.Tensor]]):
 
     The probability is ``sigmoid(logits)``. The loss accepts soft targets in [0, 1] (an
     autoencoder's grey pixels); ``torch.distributions.Bernoulli`` itself only scores 0 and 1.
-    Used in ``book/unit_interval/bce.md``.
+    Used in https://cebook.github.io/cross-entropy-regression/book/unit_interval/bce.html.
 
     Parameters
     ----------
@@ -704,7 +710,8 @@ class ContinuousBernoulliHead(BernoulliHead):
     and the distribution function from :meth:`mean` and :meth:`cdf`, which work from the logits:
     ``torch.distributions.ContinuousBernoulli`` clamps :math:`\lambda` to
     :math:`[\epsilon, 1 - \epsilon]`, so its ``mean`` and ``cdf`` are those of a less extreme law
-    beyond :math:`|z| \approx 16` in float32 (36 in float64). Used in ``book/unit_interval/bce.md``.
+    beyond :math:`|z| \approx 16` in float32 (36 in float64). Used in
+    https://cebook.github.io/cross-entropy-regression/book/unit_interval/bce.html.
 
     Parameters
     ----------
@@ -779,7 +786,8 @@ class BetaHead(_Head[tuple[torch.Tensor, torch.Tensor]]):
     :math:`\epsilon = \text{min\_concentration}`, so both stay positive for any input. The mean of
     the law is :math:`(\mu\phi + \epsilon)/(\phi + 2\epsilon) \approx \mu`: with a linear head, the
     mean weights are the logit-link coefficients of beta regression. At initialisation
-    :math:`\mu = 1/2` and :math:`\phi = 2`: the uniform law. Used in ``book/unit_interval/bce.md``.
+    :math:`\mu = 1/2` and :math:`\phi = 2`: the uniform law. Used in
+    https://cebook.github.io/cross-entropy-regression/book/unit_interval/bce.html.
 
     Parameters
     ----------
@@ -845,7 +853,8 @@ class MVNHead(_Head[tuple[torch.Tensor, torch.Tensor]]):
     diagonal of :math:`L` through ``softplus + min_scale`` (so :math:`L` is a valid Cholesky factor
     of :math:`\Sigma = LL^\top` for every input) and the :math:`d(d-1)/2` entries below it, free.
     :math:`L` starts at ``init_scale`` times the identity. Returns ``loc`` of shape ``(..., d)`` and
-    ``scale_tril`` of shape ``(..., d, d)``. Used in ``book/continuous/mahalanobis.md``.
+    ``scale_tril`` of shape ``(..., d, d)``. Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/mahalanobis.html.
 
     Parameters
     ----------
@@ -914,7 +923,8 @@ class GMMHead(_Head[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     component means ``loc`` and standard deviations ``softplus(raw) + min_scale``. The biases of the
     means start spread over ``init_loc`` (by default :math:`K` points evenly spaced on [-1, 1]) so
     that the components start apart instead of collapsing onto one another; the logits start equal
-    and the scales at ``init_scale``. Used in ``book/classification/mixtures.md``.
+    and the scales at ``init_scale``. Used in
+    https://cebook.github.io/cross-entropy-regression/book/classification/mixtures.html.
 
     Parameters
     ----------
@@ -988,8 +998,9 @@ class CategoricalHead(_Head[tuple[torch.Tensor]]):
     Regression by classification (WaveNet; two-hot, HL-Gauss): the network scores each of the
     :math:`K` bins and the softmax gives their probabilities. ``head.distribution(logits)`` is the
     categorical law over bin *indices*; :meth:`decode` turns logits back into values of the target
-    with the bins' :meth:`~cebook.bins.Bins.decode`. Used in ``book/classification/bins.md`` and
-    ``book/classification/mixtures.md``.
+    with the bins' :meth:`~cebook.bins.Bins.decode`. Used in
+    https://cebook.github.io/cross-entropy-regression/book/classification/bins.html and
+    https://cebook.github.io/cross-entropy-regression/book/classification/mixtures.html.
 
     Parameters
     ----------

@@ -400,8 +400,11 @@ def gaussian_nll(
     Equals ``-torch.distributions.Normal(loc, scale).log_prob(target)``. With a unit scale the
     loss is :math:`\tfrac12\,\mathrm{MSE} + \tfrac12\log 2\pi`: minimising the MSE is maximum
     likelihood under a Gaussian law with a fixed variance. A Python-number ``scale`` runs the fused
-    :func:`torch.nn.functional.mse_loss`. Derived in chapter ``book/foundations/model_law.md``
-    (fixed scale) and ``book/continuous/heteroscedastic.md`` (learned scale, β-NLL).
+    :func:`torch.nn.functional.mse_loss`. Derived in chapter
+    https://cebook.github.io/cross-entropy-regression/book/foundations/model_law.html
+    (fixed scale) and
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html
+    (learned scale, β-NLL).
 
     References
     ----------
@@ -524,7 +527,8 @@ def mvn_nll(
     -----
     Equals ``-torch.distributions.MultivariateNormal(loc, scale_tril=scale_tril)
     .log_prob(target)``. For ``d <= 8`` the triangular solve is unrolled into elementwise
-    operations over the batch. Derived in chapter ``book/continuous/mahalanobis.md``.
+    operations over the batch. Derived in chapter
+    https://cebook.github.io/cross-entropy-regression/book/continuous/mahalanobis.html.
 
     Examples
     --------
@@ -618,7 +622,8 @@ def laplace_nll(
     Equals ``-torch.distributions.Laplace(loc, scale).log_prob(target)``. With a fixed scale the
     loss is the mean absolute error up to a factor and a constant, so the MAE fits the conditional
     median; a Python-number ``scale`` runs the fused :func:`torch.nn.functional.l1_loss`.
-    Derived in chapter ``book/continuous/robust.md``.
+    Derived in chapter
+    https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html.
 
     Examples
     --------
@@ -691,7 +696,8 @@ def student_t_nll(
     Equals ``-torch.distributions.StudentT(df, loc, scale).log_prob(target)``. The loss grows
     only logarithmically in :math:`\lvert y - \mu\rvert`, so outliers pull the fit far less than
     under the Gaussian law (its limit as :math:`\nu\to\infty`). A Python-number ``df`` folds the
-    log-gamma terms into a constant. Derived in chapter ``book/continuous/robust.md``.
+    log-gamma terms into a constant. Derived in chapter
+    https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html.
 
     Examples
     --------
@@ -760,7 +766,7 @@ def exponential_nll(
     -----
     Equals ``-torch.distributions.Exponential(rate).log_prob(target)``: the loss
     :math:`f(x)\,y - \log f(x)` of a network :math:`f` that outputs the rate. Derived in chapter
-    ``book/continuous/positive.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/positive.html.
 
     Examples
     --------
@@ -848,7 +854,8 @@ def gamma_nll(
     :math:`\log\Gamma(\alpha)`: unlike the direct formula (and PyTorch's), it stays accurate in
     float32 for a large shape (to about 1e-5 nats at :math:`\alpha = 10^4`; in float32 the error
     grows like :math:`\alpha\lvert r - 1\rvert \cdot 10^{-7}`, the effect of rounding the target).
-    Derived in chapter ``book/continuous/positive.md``.
+    Derived in chapter
+    https://cebook.github.io/cross-entropy-regression/book/continuous/positive.html.
 
     Examples
     --------
@@ -909,7 +916,7 @@ def lognormal_nll(
     Equals ``-torch.distributions.LogNormal(loc, scale).log_prob(target)``: the Gaussian NLL of
     :math:`\log y` plus the Jacobian term :math:`\log y`. Fitting the MSE on :math:`\log y`
     estimates the median :math:`e^\mu`, not the mean :math:`e^{\mu + \sigma^2/2}`. Derived in
-    chapter ``book/continuous/positive.md``.
+    chapter https://cebook.github.io/cross-entropy-regression/book/continuous/positive.html.
 
     Examples
     --------
@@ -973,7 +980,7 @@ def poisson_nll(
     :math:`\log y! = \log\Gamma(y + 1)`, not the Stirling approximation that
     ``poisson_nll_loss(full=True)`` adds for :math:`y > 1` only. A rate of 0 (allowed by PyTorch)
     is rejected: the gradient of :math:`y\log\lambda` is undefined there. Derived in chapter
-    ``book/continuous/counts.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/counts.html.
 
     Examples
     --------
@@ -1091,7 +1098,8 @@ def negative_binomial_nll(
     :math:`\log B(r, y + 1)`) instead of subtracting large log-gammas, so the loss stays accurate
     in float32 near the Poisson limit :math:`r \to \infty` (to about 1e-5 nats at
     :math:`r = 10^6`, mean 5, where PyTorch's is off by 0.8 nats) and for large
-    counts. Derived in chapter ``book/continuous/counts.md``.
+    counts. Derived in chapter
+    https://cebook.github.io/cross-entropy-regression/book/continuous/counts.html.
 
     Examples
     --------
@@ -1156,7 +1164,8 @@ def bernoulli_nll(
     log-likelihood of a normalised density on :math:`[0, 1]` (see
     :func:`continuous_bernoulli_nll` and :func:`beta_nll`). Runs the fused
     :func:`torch.nn.functional.binary_cross_entropy_with_logits`. Derived in chapter
-    ``book/unit_interval/bce.md`` (and ``book/foundations/logits.md`` for logits).
+    https://cebook.github.io/cross-entropy-regression/book/unit_interval/bce.html
+    (and https://cebook.github.io/cross-entropy-regression/book/foundations/logits.html for logits).
 
     Examples
     --------
@@ -1240,7 +1249,8 @@ def continuous_bernoulli_nll(
     Equals ``-torch.distributions.ContinuousBernoulli(logits=logits).log_prob(target)``; PyTorch
     computes :math:`\log C` from the probabilities, which saturate for large logits, while this
     function computes it from the logits (finite and accurate for logits of :math:`\pm 10^4` in
-    float32). Derived in chapter ``book/unit_interval/bce.md``.
+    float32). Derived in chapter
+    https://cebook.github.io/cross-entropy-regression/book/unit_interval/bce.html.
 
     References
     ----------
@@ -1354,7 +1364,7 @@ def beta_nll(
     :math:`\psi(r) = r - 1 - \log r`, with Stirling's remainders for the log-gamma terms:
     unlike the direct formula (and PyTorch's), it stays accurate in float32 for large
     concentrations (to about 1e-4 nats at :math:`\alpha + \beta = 10^6`). Derived in chapter
-    ``book/unit_interval/bce.md``.
+    https://cebook.github.io/cross-entropy-regression/book/unit_interval/bce.html.
 
     Examples
     --------
@@ -1420,8 +1430,11 @@ def categorical_nll(
     With indices it equals ``-torch.distributions.Categorical(logits=logits).log_prob(target)``;
     with probabilities it is the cross-entropy :math:`H(t, p)`, minimised at :math:`p = t` where it
     equals the entropy of :math:`t`. Runs the fused :func:`torch.nn.functional.cross_entropy`.
-    Derived in chapter ``book/foundations/logits.md``; for regression over bins see
-    ``book/classification/bins.md`` and ``book/classification/soft_targets.md``.
+    Derived in chapter
+    https://cebook.github.io/cross-entropy-regression/book/foundations/logits.html;
+    for regression over bins see
+    https://cebook.github.io/cross-entropy-regression/book/classification/bins.html
+    and https://cebook.github.io/cross-entropy-regression/book/classification/soft_targets.html.
 
     Examples
     --------
@@ -1554,7 +1567,7 @@ def gmm_nll(
     Equals ``-MixtureSameFamily(Categorical(logits=logits), Normal(loc, scale)).log_prob(target)``
     (``torch.distributions``). Computed with ``log_softmax`` and ``logsumexp``, so it stays finite
     when every component is far from the target. Derived in chapter
-    ``book/classification/mixtures.md``.
+    https://cebook.github.io/cross-entropy-regression/book/classification/mixtures.html.
 
     References
     ----------
@@ -1650,7 +1663,8 @@ def pinball_loss(
     name, and its arguments are not in the house order (the target is not last): its sibling
     :func:`asymmetric_laplace_nll` ``(loc, scale, quantile, target)`` is the full NLL, with the
     target last. ``quantile=0.5`` as a Python number runs the fused
-    :func:`torch.nn.functional.l1_loss`. Derived in chapter ``book/continuous/robust.md``.
+    :func:`torch.nn.functional.l1_loss`. Derived in chapter
+    https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html.
 
     References
     ----------
@@ -1730,7 +1744,8 @@ def asymmetric_laplace_nll(
     Equals ``-scipy.stats.laplace_asymmetric(kappa, loc, s).logpdf(target)`` with
     :math:`\kappa = \sqrt{\tau / (1 - \tau)}` and :math:`s = b / \sqrt{\tau (1 - \tau)}`
     (PyTorch has no such law). At :math:`\tau = \tfrac12` it is :func:`laplace_nll` with scale
-    :math:`2b`. Derived in chapter ``book/continuous/robust.md``.
+    :math:`2b`. Derived in chapter
+    https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html.
 
     References
     ----------

@@ -16,8 +16,11 @@ module holds the others the book reports, and the tools to check calibration.
   :func:`cross_entropy` and :func:`kl`, in closed form where torch registers one and by numerical
   integration (or exact summation for discrete laws) otherwise.
 
-Used in ``book/foundations/cross_entropy.md``, ``book/continuous/heteroscedastic.md``,
-``book/continuous/robust.md`` and ``book/continuous/counts.md``.
+Used in
+https://cebook.github.io/cross-entropy-regression/book/foundations/cross_entropy.html,
+https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html,
+https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html
+and https://cebook.github.io/cross-entropy-regression/book/continuous/counts.html.
 
 References
 ----------
@@ -104,7 +107,8 @@ def crps_gaussian(
 
     (Gneiting et al. 2005). It has the target's units; as :math:`\sigma \to 0` it tends to the
     absolute error :math:`|y - \mu|`. Lower is better. Used in
-    ``book/continuous/heteroscedastic.md`` and ``book/continuous/robust.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html
+    and https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html.
 
     Parameters
     ----------
@@ -157,7 +161,7 @@ def crps_laplace(
         = |y - \mu| + b\,e^{-|y - \mu|/b} - \frac{3b}{4}
 
     (Jordan, Krüger & Lerch 2019; NGBoost's ``LaplaceCRPScore``). Used in
-    ``book/continuous/robust.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html.
 
     Parameters
     ----------
@@ -219,8 +223,9 @@ def crps_ensemble(
     of the samples (what ``properscoring.crps_ensemble`` computes); ``fair=True`` divides the
     pairwise term by :math:`M(M - 1)` instead of :math:`M^2` (Ferro 2014), an unbiased estimate
     of the CRPS of the law the samples were drawn from. With one member the plain score is the
-    absolute error. Used in ``book/continuous/heteroscedastic.md`` and
-    ``book/continuous/robust.md``.
+    absolute error. Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html and
+    https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html.
 
     Parameters
     ----------
@@ -317,8 +322,9 @@ def pit(
     the **randomised PIT** is returned: :math:`u = F(y - 1) + V\,p(y)` with :math:`V` uniform on
     :math:`[0, 1]` (drawn from ``generator``), uniform when the law is right (Czado, Gneiting &
     Held 2009). :math:`F(y - 1)` is the sum of the probabilities below :math:`y`: the time grows
-    with the largest target. Used in ``book/continuous/heteroscedastic.md`` and
-    ``book/continuous/counts.md``.
+    with the largest target. Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html and
+    https://cebook.github.io/cross-entropy-regression/book/continuous/counts.html.
 
     Parameters
     ----------
@@ -407,8 +413,10 @@ def coverage(lower: Number, upper: Number, target: Number) -> torch.Tensor:
     r"""Fraction of targets inside their interval :math:`[\ell, u]` (ends included).
 
     For the :math:`\alpha`-quantile and :math:`(1 - \alpha)`-quantile of calibrated laws the
-    expected coverage is :math:`1 - 2\alpha`. Used in ``book/continuous/robust.md``,
-    ``book/continuous/heteroscedastic.md`` and ``book/continuous/counts.md``.
+    expected coverage is :math:`1 - 2\alpha`. Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/robust.html,
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html
+    and https://cebook.github.io/cross-entropy-regression/book/continuous/counts.html.
 
     Parameters
     ----------
@@ -466,7 +474,7 @@ def interval_coverage(
     mean intervals too narrow (over-confidence). Plot with
     :func:`cebook.plot.reliability_diagram`. Continuous laws only: a discrete law raises
     ``ValueError`` (its PIT is randomised, see :func:`pit`). Used in
-    ``book/continuous/heteroscedastic.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html.
 
     Parameters
     ----------
@@ -536,7 +544,8 @@ def cross_entropy(p: D.Distribution, q: D.Distribution, *, method: Method = "aut
       integrable singularities at the ends of the support (a Gamma with shape below 1).
 
     Gradients flow through both laws' ``log_prob``. If ``q`` gives zero density where ``p`` has
-    mass the result is ``inf``. Used in ``book/foundations/cross_entropy.md``.
+    mass the result is ``inf``. Used in
+    https://cebook.github.io/cross-entropy-regression/book/foundations/cross_entropy.html.
 
     Parameters
     ----------
@@ -597,7 +606,7 @@ def kl(p: D.Distribution, q: D.Distribution, *, method: Method = "auto") -> torc
     exact sums and quadrature as :func:`cross_entropy`, applied to
     :math:`p(\log p - \log q)`. Unlike the cross-entropy it does not depend on the units of
     :math:`y`, and it is 0 exactly when the laws agree. Used in
-    ``book/foundations/cross_entropy.md``.
+    https://cebook.github.io/cross-entropy-regression/book/foundations/cross_entropy.html.
 
     Parameters
     ----------

@@ -284,7 +284,9 @@ def predictive_band(
     that (gamma, mixtures of normals), and otherwise from ``n_samples`` draws made with a fixed
     ``seed`` (the global random state is restored afterwards). ``truth``, another law at the same
     ``x``, is drawn in dashed black: its mean and the edges of its band. The data, if given, are a
-    grey scatter underneath. Used in ``book/continuous/heteroscedastic.md`` and most chapters of
+    grey scatter underneath. Used in
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html
+    and most chapters of
     parts II-IV.
 
     Parameters
@@ -413,7 +415,8 @@ def pit_histogram(
     U shape means over-confident laws (too narrow), a hump under-confident ones, a slope a biased
     mean. The grey strip is where about 95 % of the bars of a calibrated model's histogram fall,
     :math:`1 \pm 2\sqrt{(B - 1)/n}` for :math:`B` bins and :math:`n` values. Used in
-    ``book/continuous/heteroscedastic.md`` and ``book/continuous/counts.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html
+    and https://cebook.github.io/cross-entropy-regression/book/continuous/counts.html.
 
     Parameters
     ----------
@@ -500,7 +503,7 @@ def reliability_diagram(
     ``observed`` is what :func:`cebook.metrics.interval_coverage` returns for the levels
     ``nominal``: the fraction of targets inside each central interval. Points below the diagonal
     mean intervals too narrow (over-confidence), above it too wide. Used in
-    ``book/continuous/heteroscedastic.md``.
+    https://cebook.github.io/cross-entropy-regression/book/continuous/heteroscedastic.html.
 
     Parameters
     ----------
@@ -566,7 +569,8 @@ def bin_probabilities(
     height is its probability divided by its width, a density comparable with a continuous law's
     (the ``log(width)`` term of :meth:`cebook.bins.Bins.density_nll`); ``truth`` (a scalar law)
     is then drawn as its density, otherwise as its mass in each bin. Used in
-    ``book/classification/bins.md`` and ``book/classification/soft_targets.md``.
+    https://cebook.github.io/cross-entropy-regression/book/classification/bins.html
+    and https://cebook.github.io/cross-entropy-regression/book/classification/soft_targets.html.
 
     Parameters
     ----------

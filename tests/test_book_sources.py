@@ -96,3 +96,17 @@ def test_every_glue_reference_is_glued_in_its_chapter(chapter):
         assert any(p.fullmatch(name) for p in glued), f"{{glue{role}}}`{name}` is never glued"
     for name in re.findall(r"```\{glue(?::[a-z]+)?\} *(\S+)", text):
         assert any(p.fullmatch(name) for p in glued), f"glue directive {name} is never glued"
+
+
+def test_docstrings_link_chapters_of_the_book_by_their_rendered_url():
+    # the URL of the book's HTML (pyproject's Documentation) plus the chapter's path, .md -> .html
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    base = re.search(r'^Documentation = "(.+)"$', pyproject, re.M).group(1)
+    linked = set()
+    for path in (ROOT / "cebook").glob("*.py"):
+        text = path.read_text()
+        assert "``book/" not in text, f"{path.name}: a chapter named by its repository path"
+        for page in re.findall(re.escape(base) + r"([\w/]+)\.html", text):
+            assert page in chapters(), f"{path.name}: {base}{page}.html is no chapter"
+            linked.add(page)
+    assert len(linked) >= 10
