@@ -247,6 +247,21 @@ def _cases() -> list[Case]:
             "dist": lambda v: torch.maximum(q * (y - pred), (q - 1) * (y - pred)).mean(),
         }
 
+    def asymmetric_laplace(dev, q=0.9):
+        loc, y = _leaf(torch.randn(N, device=dev)), torch.randn(N, device=dev)
+        scale = _leaf(torch.rand(N, device=dev) + 0.5)
+        return {
+            "params": [loc, scale],
+            "cebook": lambda: L.asymmetric_laplace_nll(loc, scale, q, y),
+            "builtin": lambda: F.l1_loss(loc, y),
+            # no law in torch.distributions: the textbook formula
+            "dist": lambda v: (
+                torch.maximum(q * (y - loc), (q - 1) * (y - loc)) / scale
+                + torch.log(scale)
+                - math.log(q * (1 - q))
+            ).mean(),
+        }
+
     return [
         Case("gaussian_nll, scale a number", "mse_loss", True, gaussian_fixed),
         Case("gaussian_nll, scale a tensor", "gaussian_nll_loss", False, gaussian_learned),
@@ -273,6 +288,7 @@ def _cases() -> list[Case]:
         Case("gmm_nll, K=4", "", False, gmm),
         Case("pinball_loss, quantile=0.5", "l1_loss", True, lambda dev: pinball(dev, 0.5)),
         Case("pinball_loss, quantile=0.9", "l1_loss", False, lambda dev: pinball(dev, 0.9)),
+        Case("asymmetric_laplace_nll, quantile=0.9", "l1_loss", False, asymmetric_laplace),
     ]
 
 

@@ -340,7 +340,9 @@ class Bins:
                     f"{_show(centers64[outside])}"
                 )
             if not bool((centers64.diff() > 0).all()):
-                raise ValueError(f"{caller}: centers must be strictly increasing")
+                raise ValueError(
+                    f"{caller}: centers must be strictly increasing, got {_show(centers64, 10)}"
+                )
         if given is not None and given.is_floating_point():
             self._dtype, self._device = given.dtype, given.device
         else:

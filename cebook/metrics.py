@@ -269,7 +269,10 @@ def crps_ensemble(
     )
     m = samples.shape[-1]
     if m < 1 or (fair and m < 2):
-        raise ValueError(f"{caller}: need at least {2 if fair else 1} ensemble members, got {m}")
+        raise ValueError(
+            f"{caller}: samples must hold at least {2 if fair else 1} ensemble members in its last "
+            f"dimension, got {m}"
+        )
     _check_nonempty(caller, reduction, target.shape)
     if validation_enabled():
         _Checks(caller).finite("samples", samples).finite("target", target).raise_first()

@@ -66,6 +66,8 @@ def test_bad_centres_and_constructor_arguments_raise():
         Bins([0.0, 1.0, 2.0], centers=[0.5, 3.0])
     with pytest.raises(ValueError, match=r"Bins: centers must have shape \(2,\)"):
         Bins([0.0, 1.0, 2.0], centers=[0.5])
+    with pytest.raises(ValueError, match=r"Bins: centers must be strictly increasing, got \[1"):
+        Bins([0.0, 1.0, 2.0], centers=[1.0, 1.0])  # each in its bin, on their shared edge
     with pytest.raises(ValueError, match="Bins.uniform: n must be a positive int, got 0"):
         Bins.uniform(0.0, 1.0, 0)
     with pytest.raises(ValueError, match="Bins.uniform: low and high must be finite with low < h"):

@@ -153,7 +153,11 @@ def test_crps_shape_and_value_errors():
         r"target \(5, 1\) broadcast to \(5, 5\)",
     ):
         crps_ensemble(torch.zeros(5, 10), torch.zeros(5, 1))
-    with pytest.raises(ValueError, match="crps_ensemble: need at least 2 ensemble members, got 1"):
+    with pytest.raises(
+        ValueError,
+        match="crps_ensemble: samples must hold at least 2 ensemble members in its last "
+        "dimension, got 1",
+    ):
         crps_ensemble(torch.zeros(5, 1), y, fair=True)
     with pytest.raises(ValueError, match="crps_ensemble: samples must be a tensor of shape"):
         crps_ensemble(torch.tensor(1.0), 1.0)
