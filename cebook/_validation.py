@@ -32,7 +32,7 @@ One set of rules serves :mod:`cebook.losses`, :mod:`cebook.metrics` and :mod:`ce
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -163,46 +163,57 @@ def _check_kind(fn: str, name: str, value: object) -> None:
 _HALF = (torch.float16, torch.bfloat16)
 
 
-def _dtype_device(values: Sequence[object]) -> tuple[torch.dtype, torch.device | None]:
-    """The package's promotion rule: promoted floating dtype (float32 for half-precision inputs),
-    a non-CPU device preferred."""
+def _promotion(
+    fn: str, names: Iterable[str], values: Iterable[object]
+) -> tuple[torch.dtype, torch.device | None]:
+    """The package's one promotion rule, for the named values of one call.
+
+    The floating dtypes promote (float32 for half-precision inputs, the default dtype when no
+    value is a floating tensor), and a non-CPU device is preferred. Raises the ``ValueError`` of
+    :func:`_check_kind`, and one when two tensors with dimensions lie on different devices
+    (0-dim tensors mix with any device, as in torch).
+    """
     dtype: torch.dtype | None = None
     device: torch.device | None = None
-    for v in values:
+    first: tuple[str, torch.device] | None = None
+    for name, v in zip(names, values, strict=True):
         if isinstance(v, Tensor):
             if v.is_floating_point():
-                dtype = v.dtype if dtype is None else torch.promote_types(dtype, v.dtype)
-            if device is None or (device.type == "cpu" and v.device.type != "cpu"):
-                device = v.device
-    if dtype in _HALF:
-        dtype = torch.float32
-    return (dtype if dtype is not None else torch.get_default_dtype()), device
+                if dtype is None:
+                    dtype = v.dtype
+                elif v.dtype != dtype:
+                    dtype = torch.promote_types(dtype, v.dtype)
+            elif v.is_complex():
+                _check_kind(fn, name, v)
+            dev = v.device
+            if device is None or (device.type == "cpu" and dev.type != "cpu"):
+                device = dev
+            if v.dim() > 0:
+                if first is None:
+                    first = (name, dev)
+                elif dev != first[1]:
+                    raise ValueError(
+                        f"{fn}: {name} must be on the device of {first[0]} ({first[1]}), got {dev}"
+                    )
+        elif not _is_number(v):
+            _check_kind(fn, name, v)
+    if dtype is None:
+        return torch.get_default_dtype(), device
+    return (torch.float32 if dtype in _HALF else dtype), device
 
 
 def _as_tensors(fn: str, **named: object) -> list[Tensor]:
-    """The named values as tensors of one floating dtype on one device (the rule above).
+    """The named values as tensors of one floating dtype on one device (:func:`_promotion`).
 
     A tensor already of that dtype and device is returned as it is (no copy).
     """
-    for name, value in named.items():
-        _check_kind(fn, name, value)
-    dtype, device = _dtype_device(list(named.values()))
-    out = []
-    first: tuple[str, torch.device] | None = None
-    for name, value in named.items():
-        if isinstance(value, Tensor):
-            if value.dim() > 0:  # 0-dim tensors mix with any device, as in torch
-                if first is None:
-                    first = (name, value.device)
-                elif value.device != first[1]:
-                    raise ValueError(
-                        f"{fn}: {name} must be on the device of {first[0]} ({first[1]}), got "
-                        f"{value.device}"
-                    )
-            out.append(value if value.dtype == dtype else value.to(dtype))
-            continue
-        out.append(_from_value(fn, name, value, dtype, device))
-    return out
+    dtype, device = _promotion(fn, named.keys(), named.values())
+    return [
+        (value if value.dtype == dtype else value.to(dtype))
+        if isinstance(value, Tensor)
+        else _from_value(fn, name, value, dtype, device)
+        for name, value in named.items()
+    ]
 
 
 def _from_value(
@@ -418,35 +429,7 @@ class _Spec:
         args = self.args
         if len(values) != len(args):
             raise TypeError(f"{fn}: expected {len(args)} arguments, got {len(values)}")
-        dtype: torch.dtype | None = None
-        device: torch.device | None = None
-        first: tuple[str, torch.device] | None = None
-        for (name, _), v in zip(args, values, strict=False):
-            if isinstance(v, Tensor):
-                if v.is_floating_point():
-                    if dtype is None:
-                        dtype = v.dtype
-                    elif v.dtype != dtype:
-                        dtype = torch.promote_types(dtype, v.dtype)
-                elif v.is_complex():
-                    _check_kind(fn, name, v)
-                dev = v.device
-                if device is None or (device.type == "cpu" and dev.type != "cpu"):
-                    device = dev
-                if v.dim() > 0:
-                    if first is None:
-                        first = (name, dev)
-                    elif dev != first[1]:
-                        raise ValueError(
-                            f"{fn}: {name} must be on the device of {first[0]} ({first[1]}), "
-                            f"got {dev}"
-                        )
-            elif not _is_number(v):
-                _check_kind(fn, name, v)
-        if dtype is None:
-            dtype = torch.get_default_dtype()
-        elif dtype in _HALF:
-            dtype = torch.float32
+        dtype, device = _promotion(fn, (name for name, _ in args), values)
         tensors: list[Tensor] = []
         shapes: list[tuple[str, Sequence[int]]] = []
         checked: list[tuple[str, Tensor, _Constraint]] = []
