@@ -191,6 +191,21 @@ def _stirling_corr(z: Tensor) -> Tensor:
     return torch.where(z < _STIRLING_FROM, direct, series)
 
 
+def _log_beta_rest(
+    a: Tensor, b: Tensor, n: Tensor, log_a: Tensor, log_b: Tensor, log_n: Tensor
+) -> Tensor:
+    r""":math:`\log B(a, b) - a\log\frac an - b\log\frac bn - \tfrac12\log 2\pi`, :math:`n = a + b`.
+
+    What is left of :math:`\log\Gamma(a) + \log\Gamma(b) - \log\Gamma(n)` once the terms of
+    size :math:`a\log a` are taken out: :math:`\tfrac12\log\frac{n}{ab}` and Stirling's
+    remainders, none of which cancel. Shared by :func:`beta_nll` and
+    :func:`negative_binomial_nll` (through :math:`\log B(r, y + 1)`).
+    """
+    return 0.5 * (log_n - log_a - log_b) + (
+        _stirling_corr(a) + _stirling_corr(b) - _stirling_corr(n)
+    )
+
+
 def _near_one(ratio: Tensor) -> tuple[Tensor, Tensor]:
     """Where ``ratio`` is in (1/16, 16), and ``ratio`` clamped to that interval."""
     return (ratio > 1.0 / 16.0) & (ratio < 16.0), ratio.clamp(1.0 / 16.0, 16.0)
@@ -1021,8 +1036,7 @@ def _negative_binomial_value(count: Tensor, logits: Tensor, target: Tensor) -> T
         _shape_deviance(count, n * torch.sigmoid(-logits) / count, log_n + log_1mp - log_r)
         + count_term
         + torch.log(count + target)
-        + 0.5 * (log_n - log_r - log_s)
-        + (_stirling_corr(count) + _stirling_corr(s) - _stirling_corr(n))
+        + _log_beta_rest(count, s, n, log_r, log_s, log_n)
     )
 
 
@@ -1292,8 +1306,7 @@ def _beta_value(a: Tensor, b: Tensor, target: Tensor) -> Tensor:
         _shape_deviance(a, target * (n / a), log_y + log_n - log_a)
         + _shape_deviance(b, (1.0 - target) * (n / b), log_1my + log_n - log_b)
         + (log_y + log_1my)
-        + 0.5 * (log_n - log_a - log_b)
-        + (_stirling_corr(a) + _stirling_corr(b) - _stirling_corr(n))
+        + _log_beta_rest(a, b, n, log_a, log_b, log_n)
     )
 
 
