@@ -211,3 +211,14 @@ print("clean")
     result = _run(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "clean"
+
+
+@needs_repository
+def test_citation_file_and_licences_agree_with_the_package():
+    yaml = pytest.importorskip("yaml")  # installed with the book's tools (jupyter-book needs it)
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0"
+    assert citation["title"] and citation["message"] and citation["authors"]
+    assert "version" not in citation  # cebook.__version__ is the one source of the version
+    assert citation["license"] == [_project()["license"], "CC-BY-4.0"]  # code, then text
+    assert "CC BY 4.0" in (ROOT / "LICENSE-TEXT").read_text()

@@ -41,3 +41,35 @@ def test_mathjax_is_served_offline():
 def test_bibliography_lists_cited_works():
     page = _page("book/bibliography")
     assert "Cover" in page and "Elements of Information Theory" in page
+
+
+def test_api_reference_documents_every_public_name():
+    """Each name of each module's __all__ has its entry (an anchor) on the API pages; a name the
+    package re-exports at the top level (cebook.fit, cebook.Reduction) is documented there once."""
+    import importlib
+
+    pages = "".join(_page(entry) for entry in toc_files() if entry.startswith("book/appendix/api"))
+    anchors = set(re.findall(r'id="(cebook[\w.]*)"', pages))
+    missing = []
+    for name in ("", ".train", ".losses", ".heads", ".bins", ".metrics", ".data", ".plot"):
+        module = importlib.import_module(f"cebook{name}")
+        for public in module.__all__:
+            if not {f"cebook{name}.{public}", f"cebook.{public}"} & anchors:
+                missing.append(f"cebook{name}.{public}")
+    assert not missing, f"not in the API reference: {missing}"
+    assert len(anchors) > 80
+
+
+def test_footer_names_the_version_and_the_commit_built():
+    import subprocess
+
+    import cebook
+
+    page = _page(toc_files()[0])
+    footer = re.search(r'<div class="extra_footer">(.*?)</div>', page, re.S)
+    assert footer, "no footer"
+    assert f"cebook</code> {cebook.__version__}" in footer.group(1)
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    assert sha and sha in footer.group(1), footer.group(1)
+    assert "MIT" in footer.group(1) and "CC BY 4.0" in footer.group(1)
