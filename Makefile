@@ -20,7 +20,7 @@ STAMP  = offset $(OFFSET), cebook $(shell cat cebook/*.py | cksum)
 # Chapters are the MyST notebooks under book/ (the files that carry a jupytext header).
 CHAPTERS = $(shell grep -rl --include='*.md' '^ *format_name: myst' book | sort)
 
-.PHONY: install book test lint unit wheel chapters print-chapters html-check bench lab clean
+.PHONY: install book test lint unit wheel chapters print-chapters html-check browser bench lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,7 @@ book: install
 	CEBOOK_SEED_OFFSET=$(OFFSET) OMP_NUM_THREADS=1 $(BIN)/python tests/execute_chapters.py $(CHAPTERS)
 	CEBOOK_SEED_OFFSET=$(OFFSET) OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
-test: install lint unit book html-check chapters
+test: install lint unit book html-check browser chapters
 
 lint:
 	$(BIN)/ruff check cebook tests benchmarks
@@ -52,7 +52,7 @@ lint:
 	$(BIN)/mypy
 
 unit:
-	OMP_NUM_THREADS=1 $(BIN)/pytest tests --ignore=tests/book -n 2
+	OMP_NUM_THREADS=1 $(BIN)/pytest tests --ignore=tests/book --ignore=tests/browser -n 2
 
 # Build the wheel, install it with the test extra into a fresh virtual environment (with the torch
 # CI uses), check that LICENSE and py.typed are inside, and run the unit tests and every docstring
@@ -71,7 +71,7 @@ wheel: | $(BIN)/python
 	"$$tmp/venv/bin/python" -m pip install --quiet "$$whl[test]"; \
 	cp -r tests "$$tmp/tests"; cd "$$tmp"; \
 	venv/bin/python -c 'import cebook; assert "site-packages" in cebook.__file__, cebook.__file__'; \
-	OMP_NUM_THREADS=1 venv/bin/python -m pytest tests --ignore=tests/book -p no:cacheprovider \
+	OMP_NUM_THREADS=1 venv/bin/python -m pytest tests --ignore=tests/book --ignore=tests/browser -p no:cacheprovider \
 	  -o 'filterwarnings=error::DeprecationWarning:cebook.*'
 
 chapters:
@@ -92,6 +92,11 @@ print-chapters:
 
 html-check:
 	$(BIN)/pytest tests/book -p no:cacheprovider
+
+# The built book in Chromium (Debian's chromium, else Playwright's own): every page loads offline
+# with no console error, its math typesets, its images load; screenshots in _build/screenshots.
+browser:
+	$(BIN)/pytest tests/browser -n 2 -p no:cacheprovider
 
 bench: install
 	$(BIN)/python benchmarks/losses.py
