@@ -35,6 +35,7 @@ def commit() -> str:
 
 
 def _config(app: Any, config: Any) -> None:
+    config.html_context.setdefault("default_mode", "auto")  # the template reads it; unset otherwise
     config.html_theme_options["extra_footer"] = (
         f"<p>Built with <code>cebook</code> {cebook.__version__} from commit "
         f"<code>{commit()}</code>. Code: MIT licence; text and figures: CC BY 4.0.</p>"
@@ -51,7 +52,6 @@ def _one_of_each_script(app: Any, page: str, template: str, context: dict, doctr
             seen.add(key)
             unique.append(script)
     context["script_files"] = unique
-    context.setdefault("default_mode", "auto")  # the template reads it; nothing else sets it
 
 
 def setup(app: Any) -> dict[str, bool]:

@@ -86,60 +86,55 @@ class Visit:
         self.context.close()
 
 
+@pytest.fixture
+def visit(browser, server) -> Iterator[Visit]:
+    opened = Visit(browser, server)
+    yield opened
+    opened.close()
+
+
 @pytest.mark.parametrize("entry", toc_files())
-def test_page_loads_typesets_shows_its_images_and_fits_a_phone(browser, server, entry):
-    visit = Visit(browser, server)
-    try:
-        page = visit.open(f"{server}/{entry}.html")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{entry.replace('/', '__')}.png"), full_page=True)
-        math = page.locator("mjx-container").count()
-        assert page.locator("mjx-merror").count() == 0, "MathJax could not typeset a formula"
-        if entry in chapters():
-            assert math > 0, "a chapter without typeset math"
-        broken = page.evaluate(
-            "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
-        )
-        assert not broken, f"images that did not load: {broken}"
-        assert not visit.errors, visit.errors
-        # only the outside world is blocked (a MathJax font from a CDN, say, would be an error)
-        assert not visit.blocked, f"requests to outside the book: {visit.blocked}"
-        page.set_viewport_size({"width": 390, "height": 844})  # a phone
-        page.wait_for_timeout(200)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 1, f"{overflow} px wider than a phone's screen"
-    finally:
-        visit.close()
+def test_page_loads_typesets_shows_its_images_and_fits_a_phone(visit, server, entry):
+    page = visit.open(f"{server}/{entry}.html")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{entry.replace('/', '__')}.png"), full_page=True)
+    math = page.locator("mjx-container").count()
+    assert page.locator("mjx-merror").count() == 0, "MathJax could not typeset a formula"
+    if entry in chapters():
+        assert math > 0, "a chapter without typeset math"
+    broken = page.evaluate(
+        "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    )
+    assert not broken, f"images that did not load: {broken}"
+    assert not visit.errors, visit.errors
+    # only the outside world is blocked (a MathJax font from a CDN, say, would be an error)
+    assert not visit.blocked, f"requests to outside the book: {visit.blocked}"
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.wait_for_timeout(200)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"{overflow} px wider than a phone's screen"
 
 
-def test_search_finds_poisson(browser, server):
-    visit = Visit(browser, server)
-    try:
-        page = visit.open(f"{server}/search.html?q=Poisson")
-        results = page.locator("#search-results ul.search li")
-        results.first.wait_for(timeout=20_000)
-        assert results.count() >= 2
-        assert "counts" in " ".join(results.locator("a").evaluate_all("l => l.map(a => a.href)"))
-        assert not visit.errors, visit.errors
-    finally:
-        visit.close()
+def test_search_finds_poisson(visit, server):
+    page = visit.open(f"{server}/search.html?q=Poisson")
+    results = page.locator("#search-results ul.search li")
+    results.first.wait_for(timeout=20_000)
+    assert results.count() >= 2
+    assert "counts" in " ".join(results.locator("a").evaluate_all("l => l.map(a => a.href)"))
+    assert not visit.errors, visit.errors
 
 
-def test_launch_and_download_buttons_point_where_they_should(browser, server):
+def test_launch_and_download_buttons_point_where_they_should(visit, server):
     chapter = chapters()[0]
-    visit = Visit(browser, server)
-    try:
-        page = visit.open(f"{server}/{chapter}.html")
-        links = page.eval_on_selector_all("a[href]", "l => l.map(a => a.href)")
-        binder = [link for link in links if "mybinder.org" in link]
-        assert binder, "no Binder launch button"
-        assert all(f"/v2/gh/{REPOSITORY}/main" in link and chapter in link for link in binder)
-        assert any(link == f"https://github.com/{REPOSITORY}" for link in links), "no repository"
-        sources = [link for link in links if link.endswith(f"/_sources/{chapter}.md")]
-        assert sources, "no download of the chapter's source"
-        assert all(link.startswith(server) for link in sources)
-        for source in sources:  # the download is served: the MyST notebook itself
-            text = page.request.get(source).text()
-            assert text.startswith("---\njupytext:"), source
-    finally:
-        visit.close()
+    page = visit.open(f"{server}/{chapter}.html")
+    links = page.eval_on_selector_all("a[href]", "l => l.map(a => a.href)")
+    binder = [link for link in links if "mybinder.org" in link]
+    assert binder, "no Binder launch button"
+    assert all(f"/v2/gh/{REPOSITORY}/main" in link and chapter in link for link in binder)
+    assert any(link == f"https://github.com/{REPOSITORY}" for link in links), "no repository"
+    sources = [link for link in links if link.endswith(f"/_sources/{chapter}.md")]
+    assert sources, "no download of the chapter's source"
+    assert all(link.startswith(server) for link in sources)
+    for source in sources:  # the download is served: the MyST notebook itself
+        text = page.request.get(source).text()
+        assert text.startswith("---\njupytext:"), source
