@@ -138,9 +138,10 @@ def seed(n: int) -> int:
 
 def _batches(
     n: int, batch_size: int | None, shuffle: bool, dev: torch.device
-) -> list[torch.Tensor]:
+) -> list[torch.Tensor | None]:
+    """The index of each mini-batch of an epoch; ``[None]`` for the whole set."""
     if batch_size is None or batch_size >= n:
-        return [torch.arange(n, device=dev)]
+        return [None]
     order = torch.randperm(n, device=dev) if shuffle else torch.arange(n, device=dev)
     return list(order.split(batch_size))
 
@@ -298,8 +299,10 @@ def fit(
     val_history = torch.zeros(epochs if validation is not None else 0, device=dev)
     if validation is not None:
         x_val, y_val = validation[0].to(dev), validation[1].to(dev)
-        state = model.state_dict(keep_vars=True)
-        best_state = {k: v.detach().clone() for k, v in state.items()}
+        # The best epoch's state, one flat copy per dtype: a `where` per dtype an epoch, not one
+        # per tensor (the small networks' epochs are short enough for that to count).
+        state = _StateByDtype(model)
+        best_state = state.values()
         best_loss = torch.full((), math.inf, device=dev)
         best_epoch = torch.zeros((), dtype=torch.long, device=dev)
     epoch_range: Any = range(epochs)
@@ -315,10 +318,12 @@ def fit(
                 set_validation(False)
             total = torch.zeros((), device=dev)
             for index in _batches(n, batch_size, True, dev):
+                # the whole set as it is (no copy), a mini-batch gathered
+                xb, yb = (x, y) if index is None else (x[index], y[index])
 
-                def closure(index: torch.Tensor = index) -> torch.Tensor:
+                def closure(xb: torch.Tensor = xb, yb: torch.Tensor = yb) -> torch.Tensor:
                     optimizer.zero_grad(set_to_none=True)
-                    loss = loss_fn(model(x[index]), y[index])
+                    loss = loss_fn(model(xb), yb)
                     loss.backward()
                     return loss
 
@@ -326,7 +331,7 @@ def fit(
                 # included. Each returns the closure's loss, a tensor (torch annotates the closure
                 # as -> float).
                 loss = cast(torch.Tensor, optimizer.step(closure))  # type: ignore[arg-type]
-                total = total + loss.detach() * index.numel()
+                total = total + loss.detach() * len(yb)
             history[epoch] = total / n
             if scheduler is not None:
                 scheduler.step()
@@ -339,9 +344,10 @@ def fit(
                     better = val_loss < best_loss
                     best_loss = torch.where(better, val_loss, best_loss)
                     best_epoch = torch.where(better, epoch, best_epoch)
-                    for key, value in state.items():
-                        best = torch.where(better, value.detach(), best_state[key])
-                        best_state[key].copy_(best)
+                    best_state = [
+                        torch.where(better, now, best)
+                        for now, best in zip(state.values(), best_state, strict=True)
+                    ]
                 model.train()
     finally:
         set_validation(checked)
@@ -349,9 +355,28 @@ def fit(
     if validation is None:
         return History(history.cpu().tolist(), [], None)
     with torch.no_grad():
-        for key, value in state.items():
-            value.copy_(best_state[key])
+        state.load(best_state)
     return History(history.cpu().tolist(), val_history.cpu().tolist(), int(best_epoch.item()))
+
+
+class _StateByDtype:
+    """A model's parameters and buffers, read and written as one flat tensor per dtype."""
+
+    def __init__(self, model: nn.Module) -> None:
+        groups: dict[torch.dtype, list[torch.Tensor]] = {}
+        for value in model.state_dict(keep_vars=True).values():
+            groups.setdefault(value.dtype, []).append(value.detach())
+        self.groups = list(groups.values())
+
+    def values(self) -> list[torch.Tensor]:
+        """A flat copy of each group's values."""
+        return [torch.cat([t.reshape(-1) for t in group]) for group in self.groups]
+
+    def load(self, flats: list[torch.Tensor]) -> None:
+        """Write flat values (as :meth:`values` returns them) back into the model, in place."""
+        for group, flat in zip(self.groups, flats, strict=True):
+            for t, part in zip(group, flat.split([t.numel() for t in group]), strict=True):
+                t.copy_(part.view_as(t))
 
 
 def _check_pair(x: object, y: object, x_name: str, y_name: str) -> None:

@@ -265,6 +265,44 @@ def test_fit_restores_the_state_with_the_lowest_validation_loss():
     assert not model.training
 
 
+class _MixedDtypes(torch.nn.Module):
+    """Float32 layers, a BatchNorm (its int64 counter among the buffers) and a float64 gain."""
+
+    def __init__(self):
+        super().__init__()
+        linear, norm = torch.nn.Linear, torch.nn.BatchNorm1d
+        self.body = torch.nn.Sequential(linear(1, 32), norm(32), torch.nn.Tanh(), linear(32, 1))
+        self.gain = torch.nn.Parameter(torch.ones((), dtype=torch.float64))
+
+    def forward(self, x):
+        return self.body(x) * self.gain.float()
+
+
+def test_fit_restores_every_parameter_and_buffer_of_the_best_epoch_exactly():
+    # The reference: the same run stopped after the best epoch, without a validation set (with a
+    # constant rate, its first epochs are those of the longer run, bit for bit).
+    x, y = _noisy_line(20, 2)
+    x_val, y_val = _noisy_line(200, 3)
+    torch.manual_seed(0)
+    model = _MixedDtypes()
+    history = cebook.fit(
+        model, torch.nn.functional.mse_loss, x, y, epochs=200, lr=0.05,
+        validation=(x_val, y_val), device="cpu", progress=False,
+    )  # fmt: skip
+    assert 0 < history.best_epoch < 199  # it overfits: the last epoch is not the best
+    torch.manual_seed(0)
+    reference = _MixedDtypes()
+    cebook.fit(
+        reference, torch.nn.functional.mse_loss, x, y, epochs=history.best_epoch + 1, lr=0.05,
+        device="cpu", progress=False,
+    )  # fmt: skip
+    restored, expected = model.state_dict(), reference.state_dict()
+    assert restored["body.1.num_batches_tracked"] == history.best_epoch + 1
+    for name, value in expected.items():
+        assert restored[name].dtype == value.dtype, name
+        assert torch.equal(restored[name], value), name
+
+
 def test_fit_without_validation_has_no_best_epoch():
     x, y = _noisy_line(8, 4)
     history = cebook.fit(
