@@ -63,6 +63,7 @@ from torch import Tensor
 from cebook._validation import (
     Reduction,
     _as_tensors,
+    _broadcast_shapes,
     _broadcast_to_target,
     _check_kind,
     _check_nonempty,
@@ -1475,11 +1476,8 @@ def categorical_nll(
         (logits_t,) = _as_tensors(fn, logits=logits)
         shape = target.shape
         desc = f"logits {_shape(logits.shape)} (classes last)"
-        try:
-            batch = torch.broadcast_shapes(tuple(logits.shape[:-1]), tuple(shape))
-        except RuntimeError:
-            batch = None
-        if batch is None or tuple(batch) != tuple(shape):
+        batch = _broadcast_shapes(logits.shape[:-1], shape)
+        if batch is None or batch != tuple(shape):
             raise ValueError(
                 f"{fn}: {desc} and index target {_shape(shape)}: the logits without their class "
                 f"dimension, {_shape(logits.shape[:-1])}, must broadcast to the target's shape; "
@@ -1605,11 +1603,10 @@ def gmm_nll(
         fn, logits=logits, loc=loc, scale=scale, target=target
     )
     named = [("logits", logits_t.shape), ("loc", loc_t.shape), ("scale", scale_t.shape)]
-    try:
-        params_shape = torch.broadcast_shapes(*[tuple(s) for _, s in named])
-    except RuntimeError:
+    params_shape = _broadcast_shapes(*[s for _, s in named])
+    if params_shape is None:
         desc = ", ".join(f"{name} {_shape(s)}" for name, s in named)
-        raise ValueError(f"{fn}: shapes {desc} do not broadcast together") from None
+        raise ValueError(f"{fn}: shapes {desc} do not broadcast together")
     _broadcast_to_target(
         fn, [("parameters without their component dimension", params_shape[:-1])], target_t.shape
     )

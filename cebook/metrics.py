@@ -49,6 +49,7 @@ from torch import distributions as D
 from cebook._validation import (
     Reduction,
     _as_tensors,
+    _broadcast_shapes,
     _broadcast_to_target,
     _check_nonempty,
     _check_reduction,
@@ -664,13 +665,10 @@ def _check_method(method: str, caller: str) -> None:
 
 
 def _broadcast(a: torch.Size, b: torch.Size, caller: str) -> torch.Size:
-    try:
-        shape: torch.Size = torch.broadcast_shapes(a, b)
-        return shape
-    except RuntimeError as error:
-        raise ValueError(
-            f"{caller}: batch shapes {tuple(a)} and {tuple(b)} do not broadcast"
-        ) from error
+    shape = _broadcast_shapes(a, b)
+    if shape is None:
+        raise ValueError(f"{caller}: batch shapes {tuple(a)} and {tuple(b)} do not broadcast")
+    return torch.Size(shape)
 
 
 # --------------------------------------------------------------------------------------------
@@ -956,7 +954,7 @@ def _numerical_expectation(
     dtype_q = _dist_dtype_device(q)[0]
     out_dtype = torch.promote_types(dtype_p, dtype_q)
     work = _work_dtype(device)
-    shape = torch.broadcast_shapes(p.batch_shape, q.batch_shape)
+    shape = _broadcast(p.batch_shape, q.batch_shape, caller)
 
     def value(x: torch.Tensor) -> torch.Tensor:
         log_q = _log_prob(q, x, shape)
