@@ -20,17 +20,41 @@ STAMP  = offset $(OFFSET), cebook $(shell cat cebook/*.py | cksum)
 # Chapters are the MyST notebooks under book/ (the files that carry a jupytext header).
 CHAPTERS = $(shell grep -rl --include='*.md' '^ *format_name: myst' book | sort)
 
-.PHONY: install book test lint unit wheel chapters print-chapters html-check browser bench lab clean
+.PHONY: install lock book test lint unit wheel chapters print-chapters html-check browser bench lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# The environment is the lock file: every package of every extra (the book's and the tests'
+# tools), pinned with hashes, made by `make lock` with pip-tools from pyproject.toml. Only torch is
+# left out of it (its wheel depends on the machine: CPU or CUDA): a torch already in the
+# environment is kept, else $(TORCH) is installed first, from wherever pip is configured to take
+# it (this machine's disk, PyTorch's CPU index on GitHub). Then cebook itself, editable, with no
+# dependencies (the lock has them all), and `pip check` that nothing is missing.
+TORCH ?= torch==2.13.0
+LOCK  := requirements-lock.txt
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[book,test]'
+	$(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/python -m pip install --quiet '$(TORCH)'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $@
 
 install: $(VENV)/.installed
+
+# Refresh the lock (needs PyPI): every extra of pyproject.toml, for this Python, resolved with
+# $(TORCH) (whose own dependencies are pinned, torch itself not), hashes of every file on PyPI.
+# pip-compile runs from its own environment so that it never changes the book's.
+LOCKVENV := _build/lock-venv
+lock:
+	test -x $(LOCKVENV)/bin/pip-compile || ( $(PYTHON) -m venv $(LOCKVENV) && \
+	  $(LOCKVENV)/bin/python -m pip install --quiet pip==26.3 pip-tools==7.6.2 )
+	set -e; constraint=$$(mktemp); trap 'rm -f "$$constraint"' EXIT; echo '$(TORCH)' > "$$constraint"; \
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCKVENV)/bin/pip-compile --quiet --all-extras \
+	  --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+	  --unsafe-package cebook --unsafe-package torch --constraint "$$constraint" \
+	  --upgrade --output-file $(LOCK) pyproject.toml
 
 # The book executes its chapters on one thread each: their small tensors gain nothing from more,
 # and OpenMP threads spinning on two cores made single cells run past the 300 s timeout. It is
@@ -58,7 +82,7 @@ unit:
 # CI uses), check that LICENSE and py.typed are inside, and run the unit tests and every docstring
 # example from a copy of tests/ outside the repository, so that cebook comes from site-packages.
 # The tests that read the repository's own files (book/, pyproject.toml) skip there and say so.
-WHEEL_TORCH ?= torch==2.13.0
+WHEEL_TORCH ?= $(TORCH)
 wheel: | $(BIN)/python
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir "$$tmp/dist" . ; \
