@@ -20,7 +20,7 @@ STAMP  = offset $(OFFSET), cebook $(shell cat cebook/*.py | cksum)
 # Chapters are the MyST notebooks under book/ (the files that carry a jupytext header).
 CHAPTERS = $(shell grep -rl --include='*.md' '^ *format_name: myst' book | sort)
 
-.PHONY: install lock book test lint unit wheel chapters print-chapters html-check browser bench lab clean
+.PHONY: install lock book pdf pdf-check test lint unit wheel chapters print-chapters html-check browser bench lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,7 +67,7 @@ book: install
 	CEBOOK_SEED_OFFSET=$(OFFSET) OMP_NUM_THREADS=1 $(BIN)/python tests/execute_chapters.py $(CHAPTERS)
 	CEBOOK_SEED_OFFSET=$(OFFSET) OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
-test: install lint unit book html-check browser chapters
+test: install lint unit book html-check browser pdf pdf-check chapters
 
 lint:
 	$(BIN)/ruff check cebook tests benchmarks
@@ -76,7 +76,7 @@ lint:
 	$(BIN)/mypy
 
 unit:
-	OMP_NUM_THREADS=1 $(BIN)/pytest tests --ignore=tests/book --ignore=tests/browser -n 2
+	OMP_NUM_THREADS=1 $(BIN)/pytest tests --ignore=tests/book --ignore=tests/browser --ignore=tests/pdf -n 2
 
 # Build the wheel, install it with the test extra into a fresh virtual environment (with the torch
 # CI uses), check that LICENSE and py.typed are inside, and run the unit tests and every docstring
@@ -95,7 +95,7 @@ wheel: | $(BIN)/python
 	"$$tmp/venv/bin/python" -m pip install --quiet "$$whl[test]"; \
 	cp -r tests "$$tmp/tests"; cd "$$tmp"; \
 	venv/bin/python -c 'import cebook; assert "site-packages" in cebook.__file__, cebook.__file__'; \
-	OMP_NUM_THREADS=1 venv/bin/python -m pytest tests --ignore=tests/book --ignore=tests/browser -p no:cacheprovider \
+	OMP_NUM_THREADS=1 venv/bin/python -m pytest tests --ignore=tests/book --ignore=tests/browser --ignore=tests/pdf -p no:cacheprovider \
 	  -o 'filterwarnings=error::DeprecationWarning:cebook.*'
 
 chapters:
@@ -110,6 +110,17 @@ chapters:
 	# threads on two cores: OpenMP threads that spin while they wait would starve)
 	$(BIN)/python tests/devsim.py $$(find $(NBDIR) -name '*.ipynb')
 	CEBOOK_SEED_OFFSET=$(OFFSET2) OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(NBVAL)
+
+# The book as a PDF, _build/latex/book.pdf: Jupyter Book's LaTeX builder with XeLaTeX (Debian:
+# texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk
+# fonts-freefont-otf tex-gyre, which .ci/run installs), from the chapters `make book` executed
+# into the cache: nothing runs twice. Strict as the HTML build; LaTeX's own log is pdf-check's.
+pdf: book
+	CEBOOK_SEED_OFFSET=$(OFFSET) OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . --builder pdflatex -W -n --keep-going
+
+# every chapter and figure in the PDF, no missing character or reference (needs poppler-utils)
+pdf-check:
+	$(BIN)/pytest tests/pdf -p no:cacheprovider
 
 print-chapters:
 	@echo $(CHAPTERS)

@@ -5,7 +5,8 @@ licences of the code and the text. Every chapter's executed notebook, which the 
 menu offers (``_build/html/_sources/<chapter>.ipynb``), gets a first cell that ``%pip install``s
 the cebook of that commit with the extras (and pinned packages) that the chapter's imports need,
 so that it runs in any Jupyter (tests/book/test_notebooks.py runs one in a fresh virtual
-environment). Two fixes keep the browser's console free of errors (the
+environment). The MathJax macros of _config.yml are defined for LaTeX too (the PDF, `make pdf`).
+Two fixes keep the browser's console free of errors (the
 browser test, tests/browser, fails on any): sphinx-thebe adds its inline configuration script
 twice (a second ``const THEBE_JS_URL`` is a SyntaxError), and the theme's colour mode defaults to
 "" (pydata-sphinx-theme logs "invalid theme mode" and falls back to "auto", which we set).
@@ -150,7 +151,14 @@ def _write_notebook(app: Any, page: str, template: str, context: dict, doctree: 
     nbformat.write(notebook, target)
 
 
+def latex_macros(macros: dict[str, str]) -> str:
+    """The MathJax macros of _config.yml as LaTeX definitions, for the PDF."""
+    return "".join(f"\\providecommand{{\\{name}}}{{{body}}}\n" for name, body in macros.items())
+
+
 def _config(app: Any, config: Any) -> None:
+    macros = config.mathjax3_config["tex"]["macros"]
+    config.latex_elements["preamble"] = latex_macros(macros)
     config.html_context.setdefault("default_mode", "auto")  # the template reads it; unset otherwise
     config.html_theme_options["extra_footer"] = (
         f"<p>Built with <code>cebook</code> {cebook.__version__} from commit "
