@@ -20,17 +20,41 @@ STAMP  = offset $(OFFSET), cebook $(shell cat cebook/*.py | cksum)
 # Chapters are the MyST notebooks under book/ (the files that carry a jupytext header).
 CHAPTERS = $(shell grep -rl --include='*.md' '^ *format_name: myst' book | sort)
 
-.PHONY: install book test lint unit wheel chapters print-chapters html-check browser bench lab clean
+.PHONY: install lock book pdf pdf-check test lint unit wheel chapters print-chapters html-check browser bench lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# The environment is the lock file: every package of every extra (the book's and the tests'
+# tools), pinned with hashes, made by `make lock` with pip-tools from pyproject.toml. Only torch is
+# left out of it (its wheel depends on the machine: CPU or CUDA): a torch already in the
+# environment is kept, else $(TORCH) is installed first, from wherever pip is configured to take
+# it (this machine's disk, PyTorch's CPU index on GitHub). Then cebook itself, editable, with no
+# dependencies (the lock has them all), and `pip check` that nothing is missing.
+TORCH ?= torch==2.13.0
+LOCK  := requirements-lock.txt
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[book,test,frameworks]'
+	$(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/python -m pip install --quiet '$(TORCH)'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $@
 
 install: $(VENV)/.installed
+
+# Refresh the lock (needs PyPI): every extra of pyproject.toml, for this Python, resolved with
+# $(TORCH) (whose own dependencies are pinned, torch itself not), hashes of every file on PyPI.
+# pip-compile runs from its own environment so that it never changes the book's.
+LOCKVENV := _build/lock-venv
+lock:
+	test -x $(LOCKVENV)/bin/pip-compile || ( $(PYTHON) -m venv $(LOCKVENV) && \
+	  $(LOCKVENV)/bin/python -m pip install --quiet pip==26.3 pip-tools==7.6.2 )
+	set -e; constraint=$$(mktemp); trap 'rm -f "$$constraint"' EXIT; echo '$(TORCH)' > "$$constraint"; \
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCKVENV)/bin/pip-compile --quiet --all-extras \
+	  --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+	  --unsafe-package cebook --unsafe-package torch --constraint "$$constraint" \
+	  --upgrade --output-file $(LOCK) pyproject.toml
 
 # The book executes its chapters on one thread each: their small tensors gain nothing from more,
 # and OpenMP threads spinning on two cores made single cells run past the 300 s timeout. It is
@@ -52,13 +76,13 @@ lint:
 	$(BIN)/mypy
 
 unit:
-	OMP_NUM_THREADS=1 $(BIN)/pytest tests --ignore=tests/book --ignore=tests/browser -n 2
+	OMP_NUM_THREADS=1 $(BIN)/pytest tests --ignore=tests/book --ignore=tests/browser --ignore=tests/pdf -n 2
 
 # Build the wheel, install it with the test extra into a fresh virtual environment (with the torch
 # CI uses), check that LICENSE and py.typed are inside, and run the unit tests and every docstring
 # example from a copy of tests/ outside the repository, so that cebook comes from site-packages.
 # The tests that read the repository's own files (book/, pyproject.toml) skip there and say so.
-WHEEL_TORCH ?= torch==2.13.0
+WHEEL_TORCH ?= $(TORCH)
 wheel: | $(BIN)/python
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir "$$tmp/dist" . ; \
@@ -71,7 +95,7 @@ wheel: | $(BIN)/python
 	"$$tmp/venv/bin/python" -m pip install --quiet "$$whl[test]"; \
 	cp -r tests "$$tmp/tests"; cd "$$tmp"; \
 	venv/bin/python -c 'import cebook; assert "site-packages" in cebook.__file__, cebook.__file__'; \
-	OMP_NUM_THREADS=1 venv/bin/python -m pytest tests --ignore=tests/book --ignore=tests/browser -p no:cacheprovider \
+	OMP_NUM_THREADS=1 venv/bin/python -m pytest tests --ignore=tests/book --ignore=tests/browser --ignore=tests/pdf -p no:cacheprovider \
 	  -o 'filterwarnings=error::DeprecationWarning:cebook.*'
 
 chapters:
@@ -86,6 +110,17 @@ chapters:
 	# threads on two cores: OpenMP threads that spin while they wait would starve)
 	$(BIN)/python tests/devsim.py $$(find $(NBDIR) -name '*.ipynb')
 	CEBOOK_SEED_OFFSET=$(OFFSET2) OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(NBVAL)
+
+# The book as a PDF, _build/latex/book.pdf: Jupyter Book's LaTeX builder with XeLaTeX (Debian:
+# texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk
+# fonts-freefont-otf tex-gyre, which .ci/run installs), from the chapters `make book` executed
+# into the cache: nothing runs twice. Strict as the HTML build; LaTeX's own log is pdf-check's.
+pdf: book
+	CEBOOK_SEED_OFFSET=$(OFFSET) OMP_NUM_THREADS=1 $(BIN)/jupyter-book build . --builder pdflatex -W -n --keep-going
+
+# every chapter and figure in the PDF, no missing character or reference (needs poppler-utils)
+pdf-check:
+	$(BIN)/pytest tests/pdf -p no:cacheprovider
 
 print-chapters:
 	@echo $(CHAPTERS)

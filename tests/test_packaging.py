@@ -1,5 +1,6 @@
-"""Packaging: dependency lists agree, py.typed and the licence ship, one version, optional extras
-(cebook imports without matplotlib), lazy submodules, importing cebook has no side effects.
+"""Packaging: dependency lists agree (pyproject.toml, environment.yml and the lock file), py.typed
+and the licence ship, one version, optional extras (cebook imports without matplotlib), lazy
+submodules, importing cebook has no side effects.
 
 The tests that read the repository's files (pyproject.toml, environment.yml) are marked
 ``repository``: tests/conftest.py skips them in the copy ``make wheel`` runs outside it.
@@ -17,6 +18,8 @@ else:  # Python 3.10: the same parser, from PyPI (the test extra installs it)
     import tomli as tomllib
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 import cebook
 
@@ -53,6 +56,58 @@ def _names(requirements: list[str]) -> set[str]:
 @needs_repository
 def test_environment_yml_matches_pyproject():
     assert _environment_requirements() == _pyproject_requirements()
+
+
+def _lock() -> dict[str, tuple[str, int]]:
+    """The lock file's pins: normalised name -> (version, number of hashes)."""
+    pins: dict[str, tuple[str, int]] = {}
+    name = None
+    for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
+        pinned = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", line)
+        if pinned:
+            name = canonicalize_name(pinned[1])
+            assert name not in pins, f"{name} pinned twice"
+            pins[name] = (pinned[2], 0)
+        elif line.strip().startswith("--hash=sha256:") and name is not None:
+            pins[name] = (pins[name][0], pins[name][1] + 1)
+        elif line and not line.startswith((" ", "#")):
+            raise AssertionError(f"not a pin with hashes: {line!r}")
+    return pins
+
+
+@needs_repository
+def test_the_lock_pins_every_requirement_with_a_version_it_allows():
+    # `make install` installs the lock with --require-hashes: every requirement of every extra
+    # (and of environment.yml, the same list) must be in it at a version its specifier allows;
+    # a requirement added to pyproject.toml without `make lock` fails here
+    pins = _lock()
+    assert pins, "an empty lock"
+    assert all(hashes > 0 for _, hashes in pins.values())
+    for text in sorted(_pyproject_requirements() | _environment_requirements()):
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue  # not for this Python (tomli below 3.11)
+        name = canonicalize_name(requirement.name)
+        if name == "torch":
+            continue
+        assert name in pins, f"{text} is not in requirements-lock.txt: run `make lock`"
+        version = pins[name][0]
+        assert requirement.specifier.contains(version, prereleases=True), (
+            f"requirements-lock.txt pins {name}=={version}, outside {text}: run `make lock`"
+        )
+
+
+@needs_repository
+def test_the_lock_leaves_torch_and_cebook_out_and_brings_no_cuda():
+    # torch is installed first, the machine's build (CPU here, CUDA on a GPU); the lock never
+    # pulls the CUDA build's libraries in, nor names a path of the machine it was made on
+    pins = _lock()
+    assert "torch" not in pins and "cebook" not in pins
+    cuda = [name for name in pins if name.startswith("nvidia-") or name == "triton"]
+    assert not cuda, f"the lock was resolved against torch's CUDA build: {cuda}"
+    text = (ROOT / "requirements-lock.txt").read_text()
+    assert "file://" not in text and " @ " not in text
+    assert {"sympy", "networkx", "filelock"} <= set(pins)  # torch's own dependencies are pinned
 
 
 @needs_repository

@@ -3,10 +3,11 @@ other request blocked (the book must work offline).
 
 Each page of _toc.yml loads with no console error and no failed request, its math is typeset by
 MathJax without an error, its images load, and it has no horizontal scroll at a phone's width; the
-search finds "Poisson"; the launch and download buttons point where they should. A screenshot of
-every page goes to _build/screenshots/. `make browser` runs this after the book is built (`make
-test` does); Chromium is Debian's `chromium` where it is installed, Playwright's own otherwise
-(`playwright install chromium`).
+search finds "Poisson"; the launch and download buttons point where they should (the download
+menu offers the MyST source and the notebook). A screenshot of every page goes to
+_build/screenshots/. `make browser` runs this after the book is built (`make test` does);
+Chromium is Debian's `chromium` where it is installed, Playwright's own otherwise (`playwright
+install chromium`).
 """
 
 from __future__ import annotations
@@ -134,7 +135,12 @@ def test_launch_and_download_buttons_point_where_they_should(visit, server):
     assert any(link == f"https://github.com/{REPOSITORY}" for link in links), "no repository"
     sources = [link for link in links if link.endswith(f"/_sources/{chapter}.md")]
     assert sources, "no download of the chapter's source"
-    assert all(link.startswith(server) for link in sources)
+    notebooks = [link for link in links if link.endswith(f"/_sources/{chapter}.ipynb")]
+    assert notebooks, "no download of the chapter as a notebook"
+    assert all(link.startswith(server) for link in sources + notebooks)
     for source in sources:  # the download is served: the MyST notebook itself
         text = page.request.get(source).text()
         assert text.startswith("---\njupytext:"), source
+    for notebook in notebooks:  # and the .ipynb, whose first cell installs cebook
+        cells = page.request.get(notebook).json()["cells"]
+        assert "".join(cells[0]["source"]).count("%pip install") == 1, notebook
