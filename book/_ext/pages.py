@@ -54,6 +54,8 @@ EXTRAS = {
     "cebook.data.load_": "data",
     "sklearn": "data",
     "statsmodels": "data",
+    **dict.fromkeys(["tensorflow", "tensorflow_probability", "keras", "tf_keras", "jax", "optax"],
+                    "frameworks"),
 }
 PINNED = {"scipy": "scipy", "myst_nb": "myst-nb"}  # module -> distribution
 NEEDS_NOTHING = {"cebook", "torch", "numpy", "tqdm", *sys.stdlib_module_names}

@@ -59,12 +59,15 @@ def test_each_chapter_downloads_as_a_notebook_that_installs_this_commit(chapter)
     ).stdout.strip()
     assert match["url"] == REPOSITORY
     assert match["sha"] == head, "the book was built from another commit: rebuild it (make book)"
-    # the extras, read from the chapter's text: a plot needs "plot", a real data set "data"
+    # the extras, read from the chapter's text: a plot needs "plot", a real data set "data",
+    # TensorFlow or JAX "frameworks"
     text = (ROOT / f"{chapter}.md").read_text()
     extras = set((match["extras"] or "").split(",")) - {""}
     assert ("plot" in extras) == ("import matplotlib" in text or "cebook.plot" in text)
     data = r"\bload_[a-z]+\(|\b(import|from) (statsmodels|sklearn)\b"
     assert ("data" in extras) == bool(re.search(data, text))
+    frameworks = r"\b(import|from) (tensorflow|keras|jax|optax)\b"
+    assert ("frameworks" in extras) == bool(re.search(frameworks, text))
     assert ("scipy==" in match["pinned"]) == bool(re.search(r"\b(import|from) scipy\b", text))
     assert "myst-nb==" in match["pinned"]  # every chapter glues its numbers
     # then the chapter itself, cell for cell
