@@ -360,12 +360,13 @@ def fit(
 
 
 class _StateByDtype:
-    """A model's parameters and buffers, read and written as one flat tensor per dtype."""
+    """A model's parameters and buffers, read and written as one flat tensor per dtype (and device,
+    for a model split across devices)."""
 
     def __init__(self, model: nn.Module) -> None:
-        groups: dict[torch.dtype, list[torch.Tensor]] = {}
+        groups: dict[tuple[torch.dtype, torch.device], list[torch.Tensor]] = {}
         for value in model.state_dict(keep_vars=True).values():
-            groups.setdefault(value.dtype, []).append(value.detach())
+            groups.setdefault((value.dtype, value.device), []).append(value.detach())
         self.groups = list(groups.values())
 
     def values(self) -> list[torch.Tensor]:
